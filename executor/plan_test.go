@@ -1,0 +1,409 @@
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/benchform/benchform/executor/workload"
+	"github.com/benchform/benchform/lang"
+	"github.com/benchform/benchform/state"
+)
+
+func TestDecideAction(t *testing.T) {
+	tests := []struct {
+		name                                                    string
+		inState, forceReplace, configChanged, replaceAttrChange bool
+		want                                                    Action
+	}{
+		{"new", false, false, true, false, Create},
+		{"new even when forced", false, true, true, false, Create},
+		{"unchanged", true, false, false, false, NoOp},
+		{"changed in place", true, false, true, false, Update},
+		{"changed attribute forces replacement", true, false, true, true, Replace},
+		{"forced", true, true, false, false, Replace},
+		{"replace-only attribute unchanged", true, false, false, true, NoOp},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := decideAction(tt.inState, tt.forceReplace, tt.configChanged, tt.replaceAttrChange); got != tt.want {
+				t.Errorf("decideAction = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestPlanTransitions applies a configuration, changes something, and
+// checks the plan that follows.
+func TestPlanTransitions(t *testing.T) {
+	addrs := func(ss ...string) []lang.Addr {
+		var out []lang.Addr
+		for _, s := range ss {
+			a, err := lang.ParseAddr(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, a)
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		change func(h *harness)
+		opts   func(*Options)
+		want   map[string]string
+		reason string // a reason the plan must give, when set
+	}{
+		{
+			name: "nothing changed",
+			want: map[string]string{"server.a": "no-op", "scenario.chat": "no-op"},
+		},
+		{
+			name:   "server setting changed: update in place, scenario runs again",
+			change: func(h *harness) { h.write(config("m2", 1)) },
+			want:   map[string]string{"server.a": "~", "scenario.chat": ">"},
+			reason: "server.a changes",
+		},
+		{
+			name:   "scenario setting changed: only the scenario runs",
+			change: func(h *harness) { h.write(config("m1", 2)) },
+			want:   map[string]string{"server.a": "no-op", "scenario.chat": ">"},
+			reason: "its settings changed",
+		},
+		{
+			name:   "attribute that forces replacement",
+			change: func(h *harness) { h.fake.replace = []string{"model"}; h.write(config("m2", 1)) },
+			want:   map[string]string{"server.a": "-/+", "scenario.chat": ">"},
+			reason: "changing model forces replacement",
+		},
+		{
+			name:   "-replace of a server",
+			opts:   func(o *Options) { o.Replace = addrs("server.a") },
+			want:   map[string]string{"server.a": "-/+", "scenario.chat": ">"},
+			reason: "forced by -replace",
+		},
+		{
+			name:   "-replace of a scenario runs it",
+			opts:   func(o *Options) { o.Replace = addrs("scenario.chat") },
+			want:   map[string]string{"server.a": "no-op", "scenario.chat": ">"},
+			reason: "forced by -replace",
+		},
+		{
+			name:   "object deleted outside benchform",
+			change: func(h *harness) { h.fake.gone["server.a"] = true },
+			want:   map[string]string{"server.a": "+", "scenario.chat": ">"},
+			reason: "deleted outside benchform",
+		},
+		{
+			name:   "scenario removed from the configuration",
+			change: func(h *harness) { h.write(fmt.Sprintf(serverConfig, "m1")) },
+			want:   map[string]string{"server.a": "no-op", "scenario.chat": "-"},
+		},
+		{
+			name:   "everything removed",
+			change: func(h *harness) { h.write("variable \"unused\" {\n  default = 1\n}\n") },
+			want:   map[string]string{"server.a": "-", "scenario.chat": "-"},
+		},
+		{
+			name: "last run interrupted",
+			change: func(h *harness) {
+				run, _, err := h.store.LatestRun("scenario.chat")
+				if err != nil {
+					t.Fatal(err)
+				}
+				id, err := h.store.BeginRun(state.Run{Scenario: "scenario.chat", SpecHash: run.SpecHash, ServerIdentity: run.ServerIdentity, Status: state.RunRunning, StartedAt: time.Now()})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := h.store.FinishRun(id, state.RunInterrupted, "", time.Now()); err != nil {
+					t.Fatal(err)
+				}
+			},
+			want:   map[string]string{"server.a": "no-op", "scenario.chat": ">"},
+			reason: "was interrupted",
+		},
+		{
+			name:   "destroy",
+			opts:   func(o *Options) { o.Destroy = true },
+			want:   map[string]string{"server.a": "-", "scenario.chat": "-"},
+			reason: "",
+		},
+		{
+			name: "-target narrows the plan",
+			change: func(h *harness) {
+				h.write(config("m2", 2) + strings.ReplaceAll(fmt.Sprintf(serverConfig, "b"), `"a"`, `"b"`))
+			},
+			opts: func(o *Options) { o.Targets = addrs("server.b") },
+			want: map[string]string{"server.b": "+"},
+		},
+		{
+			name:   "-target includes dependencies",
+			change: func(h *harness) { h.write(config("m2", 2)) },
+			opts:   func(o *Options) { o.Targets = addrs("scenario.chat") },
+			want:   map[string]string{"server.a": "~", "scenario.chat": ">"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, config("m1", 1))
+			h.apply(nil)
+			if tt.change != nil {
+				tt.change(h)
+			}
+			p := h.plan(tt.opts)
+			if diff := cmp.Diff(tt.want, actions(p)); diff != "" {
+				t.Errorf("actions (-want +got):\n%s", diff)
+			}
+			if tt.reason != "" {
+				var all []string
+				for _, c := range p.Changes {
+					all = append(all, c.Reasons...)
+				}
+				if !strings.Contains(strings.Join(all, "|"), tt.reason) {
+					t.Errorf("reasons %q do not mention %q", all, tt.reason)
+				}
+			}
+		})
+	}
+}
+
+func TestApplyThenNoChanges(t *testing.T) {
+	h := newHarness(t, config("m1", 1))
+	r := h.apply(nil)
+	if r.Done[Create] != 1 || r.Done[Run] != 1 {
+		t.Fatalf("done = %v, want one create and one run", r.Done)
+	}
+	if len(r.Runs) != 1 || r.Runs[0].Status != state.RunCompleted {
+		t.Fatalf("runs = %+v", r.Runs)
+	}
+	if p := h.plan(nil); p.HasChanges() {
+		t.Errorf("second plan has changes: %v", actions(p))
+	}
+	recs, err := h.store.Records(r.Runs[0].ID, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 {
+		t.Errorf("stored %d request records, want 3", len(recs))
+	}
+	steps, err := h.store.Steps(r.Runs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) != 1 || steps[0].Status != state.RunCompleted || len(steps[0].Summary) == 0 {
+		t.Errorf("steps = %+v", steps)
+	}
+}
+
+// TestDestroyOrder checks that destroy removes dependents before what they
+// depend on, working from state alone.
+func TestDestroyOrder(t *testing.T) {
+	h := newHarness(t, `
+server "a" {
+  engine = "simulated"
+}
+
+server "b" {
+  engine = "simulated"
+  model  = server.a.model
+}
+
+server "c" {
+  engine = "simulated"
+  model  = server.b.model
+}
+`)
+	h.apply(nil)
+	before := len(h.fake.Calls())
+	ex := New(Options{State: h.store, Providers: h.executor(nil).opts.Providers, Parallelism: 10})
+	p, diags := ex.Plan(context.Background())
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if _, diags := ex.Apply(context.Background(), p); diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var deletes []string
+	for _, c := range h.fake.Calls()[before:] {
+		if strings.HasPrefix(c, "delete ") {
+			deletes = append(deletes, c)
+		}
+	}
+	if diff := cmp.Diff([]string{"delete server.c", "delete server.b", "delete server.a"}, deletes); diff != "" {
+		t.Errorf("delete order (-want +got):\n%s", diff)
+	}
+	rows, _ := h.store.Resources()
+	if len(rows) != 0 {
+		t.Errorf("state still holds %d resources", len(rows))
+	}
+}
+
+// TestFailureStopsDependentsOnly checks that a failed create stops what
+// depends on it, that an independent branch still finishes, and that the
+// failure comes back once, at the failed block.
+func TestFailureStopsDependentsOnly(t *testing.T) {
+	h := newHarness(t, `
+server "a" {
+  engine = "simulated"
+}
+
+server "b" {
+  engine = "simulated"
+}
+
+server "after_a" {
+  engine = "simulated"
+  model  = server.a.model
+}
+`)
+	h.fake.failOn["create server.a"] = errors.New("no capacity")
+	ex := h.executor(nil)
+	p, diags := ex.Plan(context.Background())
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	r, diags := ex.Apply(context.Background(), p)
+	if len(diags) != 1 || diags[0].Summary != "Failed to create server.a" || !strings.Contains(diags[0].Detail, "no capacity") || diags[0].Subject == nil {
+		t.Fatalf("diagnostics = %v, want one for server.a with its place", diags)
+	}
+	if r.Done[Create] != 1 {
+		t.Errorf("done = %v, want server.b created", r.Done)
+	}
+	for _, c := range h.fake.Calls() {
+		if c == "create server.after_a" {
+			t.Errorf("server.after_a was created although server.a failed")
+		}
+	}
+	row, ok, err := h.store.Resource("server.a")
+	if err != nil || !ok || row.Status != state.StatusCreating {
+		t.Errorf("server.a row = %+v, %v, %v; want it kept as creating so the next plan looks for it", row, ok, err)
+	}
+	if next := h.plan(nil); actions(next)["server.a"] != "+" {
+		t.Errorf("next plan for server.a = %q, want +", actions(next)["server.a"])
+	}
+}
+
+func TestParallelismCapsConcurrentChanges(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 12; i++ {
+		fmt.Fprintf(&b, "server \"s%d\" {\n  engine = \"simulated\"\n}\n", i)
+	}
+	h := newHarness(t, b.String())
+	h.fake.block = make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.apply(func(o *Options) { o.Parallelism = 3 })
+	}()
+	// Let the walk fill its slots, then release everything.
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		h.fake.mu.Lock()
+		n := h.fake.inFlight
+		h.fake.mu.Unlock()
+		if n == 3 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(h.fake.block)
+	<-done
+	if h.fake.maxSeen != 3 {
+		t.Errorf("at most %d creates ran at once, want 3", h.fake.maxSeen)
+	}
+}
+
+// TestSecretsNeverStored checks that a sensitive value reaches the
+// provider but not the state file.
+func TestSecretsNeverStored(t *testing.T) {
+	const secret = "sk-very-secret-value"
+	h := newHarness(t, fmt.Sprintf(`
+variable "key" {
+  default   = %q
+  sensitive = true
+}
+
+server "a" {
+  engine  = "simulated"
+  api_key = var.key
+}
+`, secret))
+	h.apply(nil)
+	h.store.Close()
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(h.store.Path() + suffix)
+		if err != nil && suffix == "" {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), secret) {
+			t.Errorf("state file%s contains the secret", suffix)
+		}
+	}
+}
+
+// TestInterruptKeepsWhatFinished cancels an apply while its scenario runs
+// and checks that the run is recorded as interrupted with the requests
+// that finished, and that the next plan runs the scenario again.
+func TestInterruptKeepsWhatFinished(t *testing.T) {
+	h := newHarness(t, `
+server "a" {
+  engine = "simulated"
+}
+
+scenario "chat" {
+  server     = server.a
+  max_tokens = 4
+  dataset {
+    kind    = "prompts"
+    prompts = ["hello"]
+  }
+  load {
+    concurrency = [1]
+    requests    = 100000
+  }
+}
+`)
+	ctx, cancel := context.WithCancel(context.Background())
+	var seen atomic.Int64
+	hook := &countingHook{onRequest: func() {
+		if seen.Add(1) == 20 {
+			cancel()
+		}
+	}}
+	ex := h.executor(func(o *Options) { o.Hook = hook })
+	p, diags := ex.Plan(context.Background())
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	r, diags := ex.Apply(ctx, p)
+	if diags.HasErrors() {
+		t.Errorf("an interrupt is not an error of a block: %v", diags)
+	}
+	if !r.Interrupted || len(r.Runs) != 1 || r.Runs[0].Status != state.RunInterrupted {
+		t.Fatalf("result = %+v, want one interrupted run", r)
+	}
+	recs, err := h.store.Records(r.Runs[0].ID, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) < 20 || len(recs) > 1000 {
+		t.Errorf("stored %d records, want the ~20 that finished", len(recs))
+	}
+	if got := actions(h.plan(nil))["scenario.chat"]; got != ">" {
+		t.Errorf("next plan for the scenario = %q, want it to run again", got)
+	}
+}
+
+type countingHook struct {
+	NopHook
+	onRequest func()
+}
+
+func (h *countingHook) RequestDone(lang.Addr, StepInfo, *workload.Record) { h.onRequest() }

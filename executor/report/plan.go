@@ -1,0 +1,287 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/benchform/benchform/executor"
+	"github.com/benchform/benchform/lang"
+)
+
+// Plan writes a plan as Terraform does: one block per resource that
+// changes, with attribute-level differences, then a summary line.
+func Plan(w io.Writer, plan *executor.Plan) error {
+	pw := &printer{w: w}
+	for _, note := range plan.Notes {
+		pw.printf("Note: %s\n\n", note)
+	}
+	changes := make([]*executor.Change, 0, len(plan.Changes))
+	for _, c := range plan.Changes {
+		if c.Action != executor.NoOp {
+			changes = append(changes, c)
+		}
+	}
+	if len(changes) == 0 {
+		pw.printf("No changes. The state matches the configuration, and every scenario's results are current.\n")
+		return pw.err
+	}
+	// Pods, then servers, then scenarios: the order a reader follows, and
+	// the order apply creates them in.
+	sort.Slice(changes, func(i, j int) bool {
+		ri, rj := kindRank[changes[i].Addr.Kind], kindRank[changes[j].Addr.Kind]
+		if ri != rj {
+			return ri < rj
+		}
+		return changes[i].Addr.Name < changes[j].Addr.Name
+	})
+
+	pw.printf("benchform will perform the following actions:\n")
+	for _, c := range changes {
+		pw.printf("\n")
+		writeChange(pw, c)
+	}
+	pw.printf("\n%s\n", Summary(plan))
+	return pw.err
+}
+
+var kindRank = map[lang.Kind]int{lang.KindPod: 0, lang.KindServer: 1, lang.KindScenario: 2}
+
+// Summary is the plan's last line: "Plan: 1 to add, 0 to change, 0 to
+// destroy, 1 scenario to run."
+func Summary(plan *executor.Plan) string {
+	var add, change, destroy, run int
+	for _, c := range plan.Changes {
+		switch c.Action {
+		case executor.Create:
+			add++
+		case executor.Update:
+			change++
+		case executor.Replace:
+			add++
+			destroy++
+		case executor.Delete:
+			destroy++
+		case executor.Run:
+			run++
+		}
+	}
+	return fmt.Sprintf("Plan: %d to add, %d to change, %d to destroy, %d %s to run.", add, change, destroy, run, plural(run, "scenario", "scenarios"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+func writeChange(pw *printer, c *executor.Change) {
+	header := fmt.Sprintf("  # %s will be %s", c.Addr, c.Action.Verb())
+	if c.Action == executor.Delete && c.Addr.Kind == lang.KindScenario {
+		header = fmt.Sprintf("  # %s will be removed from state (its runs stay in history)", c.Addr)
+	}
+	if len(c.Reasons) > 0 {
+		header += ": " + strings.Join(c.Reasons, "; ")
+	}
+	pw.printf("%s\n", header)
+	pw.printf("%s %s %q {\n", padSymbol(c.Action), c.Addr.Kind, c.Addr.Name)
+
+	sensitive := map[string]bool{}
+	for _, s := range c.Sensitive {
+		sensitive[s] = true
+	}
+	forces := map[string]bool{}
+	for _, s := range c.ReplacePaths {
+		forces[s] = true
+	}
+	switch c.Action {
+	case executor.Create:
+		writeAttrs(pw, 6, "+", c.After, sensitive)
+	case executor.Delete:
+		writeAttrs(pw, 6, "-", c.Before, sensitive)
+	case executor.Run:
+		if c.Before == cty.NilVal {
+			writeAttrs(pw, 6, "+", c.After, sensitive)
+		} else {
+			writeDiff(pw, c.Before, c.After, sensitive, nil)
+		}
+	default:
+		writeDiff(pw, c.Before, c.After, sensitive, forces)
+	}
+	pw.printf("    }\n")
+}
+
+// padSymbol right-aligns the action symbol in a three-column gutter, as
+// Terraform does, so that "-/+" and "+" blocks line up.
+func padSymbol(a executor.Action) string {
+	return fmt.Sprintf("%3s", a.String())
+}
+
+// writeAttrs writes every non-null attribute of an object, with a symbol.
+func writeAttrs(pw *printer, indent int, symbol string, obj cty.Value, sensitive map[string]bool) {
+	var names []string
+	for _, n := range attrNames(obj) {
+		if v := obj.GetAttr(n); !v.IsKnown() || !v.IsNull() || sensitive[n] {
+			names = append(names, n)
+		}
+	}
+	width := nameWidth(names)
+	for _, n := range names {
+		v := obj.GetAttr(n)
+		pw.printf("%s%s %-*s = %s\n", strings.Repeat(" ", indent), symbol, width, n, renderValue(v, sensitive[n], indent+2))
+	}
+}
+
+// writeDiff writes the attributes that differ between two objects and
+// counts the ones that do not.
+func writeDiff(pw *printer, before, after cty.Value, sensitive, forces map[string]bool) {
+	names := map[string]bool{}
+	for _, n := range attrNames(before) {
+		names[n] = true
+	}
+	for _, n := range attrNames(after) {
+		names[n] = true
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	width := nameWidth(sorted)
+	unchanged := 0
+	for _, n := range sorted {
+		b, a := attr(before, n), attr(after, n)
+		if sameRendering(b, a) && !sensitive[n] || (sensitive[n] && !forces[n]) {
+			if !(b.IsKnown() && b.IsNull() && a.IsKnown() && a.IsNull()) {
+				unchanged++
+			}
+			continue
+		}
+		suffix := ""
+		if forces[n] {
+			suffix = " # forces replacement"
+		}
+		switch {
+		case b.IsKnown() && b.IsNull():
+			pw.printf("      + %-*s = %s%s\n", width, n, renderValue(a, sensitive[n], 8), suffix)
+		case a.IsKnown() && a.IsNull():
+			pw.printf("      - %-*s = %s -> null%s\n", width, n, renderValue(b, sensitive[n], 8), suffix)
+		default:
+			pw.printf("      ~ %-*s = %s -> %s%s\n", width, n, renderValue(b, sensitive[n], 8), renderValue(a, sensitive[n], 8), suffix)
+		}
+	}
+	if unchanged > 0 {
+		pw.printf("        # (%d unchanged %s hidden)\n", unchanged, plural(unchanged, "attribute", "attributes"))
+	}
+}
+
+func sameRendering(a, b cty.Value) bool {
+	if !a.IsWhollyKnown() || !b.IsWhollyKnown() {
+		return false
+	}
+	return renderValue(a, false, 0) == renderValue(b, false, 0)
+}
+
+func attr(obj cty.Value, name string) cty.Value {
+	if obj == cty.NilVal || !obj.IsKnown() || obj.IsNull() || !obj.Type().IsObjectType() || !obj.Type().HasAttribute(name) {
+		return cty.NullVal(cty.DynamicPseudoType)
+	}
+	return obj.GetAttr(name)
+}
+
+func attrNames(obj cty.Value) []string {
+	if obj == cty.NilVal || !obj.Type().IsObjectType() {
+		return nil
+	}
+	var names []string
+	for n := range obj.Type().AttributeTypes() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func nameWidth(names []string) int {
+	w := 0
+	for _, n := range names {
+		w = max(w, len(n))
+	}
+	return w
+}
+
+// FormatValue writes a value as configuration would; secrets show as
+// (sensitive value). indent is the column nested lines start at.
+func FormatValue(v cty.Value, indent int) string {
+	return renderValue(v, v.ContainsMarked(), indent)
+}
+
+// renderValue writes a value as configuration would: strings quoted, lists
+// in brackets, objects as nested blocks of name = value.
+func renderValue(v cty.Value, sensitive bool, indent int) string {
+	switch {
+	case sensitive || v.IsMarked():
+		return "(sensitive value)"
+	case !v.IsKnown():
+		return "(known after apply)"
+	case v.IsNull():
+		return "null"
+	}
+	ty := v.Type()
+	switch {
+	case ty == cty.String:
+		return fmt.Sprintf("%q", v.AsString())
+	case ty == cty.Number:
+		return v.AsBigFloat().Text('f', -1)
+	case ty == cty.Bool:
+		if v.True() {
+			return "true"
+		}
+		return "false"
+	case ty.IsListType() || ty.IsSetType() || ty.IsTupleType():
+		var parts []string
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			parts = append(parts, renderValue(e, false, indent+2))
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	case ty.IsMapType() || ty.IsObjectType():
+		var keys []string
+		m := v.AsValueMap()
+		for k := range m {
+			if e := m[k]; e.IsKnown() && e.IsNull() {
+				continue
+			}
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		if len(keys) == 0 {
+			return "{}"
+		}
+		width := nameWidth(keys)
+		var b strings.Builder
+		b.WriteString("{\n")
+		for _, k := range keys {
+			fmt.Fprintf(&b, "%s  %-*s = %s\n", strings.Repeat(" ", indent), width, k, renderValue(m[k], false, indent+2))
+		}
+		b.WriteString(strings.Repeat(" ", indent) + "}")
+		return b.String()
+	}
+	return v.GoString()
+}
+
+// printer keeps the first write error so that rendering code stays linear.
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) printf(format string, args ...any) {
+	if p.err != nil {
+		return
+	}
+	_, p.err = fmt.Fprintf(p.w, format, args...)
+}

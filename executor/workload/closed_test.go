@@ -1,0 +1,216 @@
+package workload
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// loadServer streams a short completion after a pause and remembers what
+// it served: the most requests it had in flight, and each request's prompt
+// and handling interval by X-Request-Id.
+type loadServer struct {
+	pause time.Duration
+
+	mu          sync.Mutex
+	inFlight    int
+	maxInFlight int
+	seen        map[string]served
+}
+
+type served struct {
+	prompt     string
+	start, end time.Time
+}
+
+func (s *loadServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	var body struct{ Prompt string }
+	b, _ := io.ReadAll(r.Body)
+	_ = json.Unmarshal(b, &body)
+	s.mu.Lock()
+	s.inFlight++
+	s.maxInFlight = max(s.maxInFlight, s.inFlight)
+	s.mu.Unlock()
+	script(http.StatusOK, []act{
+		{sleep: s.pause, write: complToken("a")},
+		{sleep: s.pause / 2, write: complToken("b") + usageChunk(len(body.Prompt), 2) + done},
+	})(w, r)
+	s.mu.Lock()
+	s.inFlight--
+	if s.seen == nil {
+		s.seen = map[string]served{}
+	}
+	s.seen[r.Header.Get("X-Request-Id")] = served{prompt: body.Prompt, start: start, end: time.Now()}
+	s.mu.Unlock()
+}
+
+func TestRunClosed(t *testing.T) {
+	prompts := []Prompt{{Text: "p0", InputTokens: 1}, {Text: "p1", InputTokens: 1}, {Text: "p2", InputTokens: 1}}
+	tests := []struct {
+		name string
+		load ClosedLoop
+	}{
+		{"one worker", ClosedLoop{Concurrency: 1, Requests: 5}},
+		{"four workers with warm-up", ClosedLoop{Concurrency: 4, Requests: 20, Warmup: 3}},
+		{"more workers than requests", ClosedLoop{Concurrency: 8, Requests: 3, Warmup: 10}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ls := &loadServer{pause: 20 * time.Millisecond}
+			srv := newServer(t, ls)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+
+			// Not safe for concurrent use on purpose: the race detector
+			// checks that calls are serialized.
+			var recs []Record
+			begin := time.Now()
+			win, err := RunClosed(ctx, NewClient(tt.load.Concurrency), target(srv), APICompletions, prompts, 2, "run", tt.load, func(r Record) {
+				recs = append(recs, r)
+			})
+			if err != nil {
+				t.Fatalf("RunClosed() error: %v", err)
+			}
+
+			total := tt.load.Warmup + tt.load.Requests
+			if len(recs) != total {
+				t.Fatalf("emitted %d records, want %d", len(recs), total)
+			}
+			slices.SortFunc(recs, func(a, b Record) int { return a.Seq - b.Seq })
+			ls.mu.Lock()
+			defer ls.mu.Unlock()
+			var lastWarmupEnd, firstMeasuredStart time.Time
+			for i, r := range recs {
+				warm := i < tt.load.Warmup
+				wantPrompt := prompts[0].Text
+				if !warm {
+					wantPrompt = prompts[(i-tt.load.Warmup)%len(prompts)].Text
+				}
+				got := []any{r.Seq, r.ID, r.Warmup, r.Err, r.OutputTokens, ls.seen[r.ID].prompt}
+				want := []any{i, fmt.Sprintf("run-%d", i), warm, "", 2, wantPrompt}
+				if diff := cmp.Diff(want, got); diff != "" {
+					t.Errorf("record %d: Seq, ID, Warmup, Err, OutputTokens, prompt mismatch (-want +got):\n%s", i, diff)
+				}
+				if r.Start < 0 || r.Start > time.Since(begin) || r.TTFT < ls.pause {
+					t.Errorf("record %d: Start %v, TTFT %v out of range", i, r.Start, r.TTFT)
+				}
+				sv := ls.seen[r.ID]
+				if warm && sv.end.After(lastWarmupEnd) {
+					lastWarmupEnd = sv.end
+				}
+				if !warm && (firstMeasuredStart.IsZero() || sv.start.Before(firstMeasuredStart)) {
+					firstMeasuredStart = sv.start
+				}
+			}
+			if tt.load.Warmup > 0 && !lastWarmupEnd.Before(firstMeasuredStart) {
+				t.Errorf("warm-up ended at %v, after the measured window started at %v", lastWarmupEnd, firstMeasuredStart)
+			}
+			if !lastWarmupEnd.IsZero() && win.Start.Before(lastWarmupEnd) {
+				t.Errorf("window starts before the warm-up ended")
+			}
+			if win.Duration <= 0 || win.Duration > time.Since(win.Start) {
+				t.Errorf("window duration %v out of range", win.Duration)
+			}
+			if want := min(tt.load.Concurrency, max(tt.load.Warmup, tt.load.Requests)); ls.maxInFlight != want {
+				t.Errorf("server saw at most %d requests in flight, want %d", ls.maxInFlight, want)
+			}
+		})
+	}
+}
+
+func TestRunClosedCancel(t *testing.T) {
+	const workers = 3
+	srv := newServer(t, endless)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(150*time.Millisecond, cancel)
+
+	var recs []Record
+	begin := time.Now()
+	win, err := RunClosed(ctx, NewClient(workers), target(srv), APICompletions, []Prompt{{Text: "p"}}, 1000, "x", ClosedLoop{Concurrency: workers, Requests: 100}, func(r Record) {
+		recs = append(recs, r)
+	})
+	if took := time.Since(begin); took > 5*time.Second {
+		t.Errorf("RunClosed() took %v after cancellation", took)
+	}
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("RunClosed() error = %v, want %v", err, context.Canceled)
+	}
+	if win.Start.IsZero() || win.Duration < 100*time.Millisecond {
+		t.Errorf("window = %+v, want the part before cancellation", win)
+	}
+	// The requests in flight are reported as cancelled with their partial
+	// timings, and none started after.
+	if len(recs) != workers {
+		t.Fatalf("emitted %d records, want %d", len(recs), workers)
+	}
+	for _, r := range recs {
+		if r.Err != "cancelled" || r.Seq >= workers || r.TTFT <= 0 {
+			t.Errorf("record %+v, want a cancelled request with a TTFT", r)
+		}
+	}
+}
+
+func TestRunClosedCancelledBeforeStart(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	calls := 0
+	_, err := RunClosed(ctx, NewClient(1), Target{BaseURL: "http://127.0.0.1:1"}, APIChat, []Prompt{{Text: "p"}}, 1, "", ClosedLoop{Concurrency: 1, Requests: 1, Warmup: 1}, func(Record) { calls++ })
+	if !errors.Is(err, context.Canceled) || calls != 0 {
+		t.Errorf("RunClosed() = %v with %d records, want %v and none", err, calls, context.Canceled)
+	}
+}
+
+func TestRunClosedValidates(t *testing.T) {
+	ok := ClosedLoop{Concurrency: 1, Requests: 1}
+	prompts := []Prompt{{Text: "p"}}
+	tests := []struct {
+		name      string
+		client    *Client
+		api       API
+		prompts   []Prompt
+		maxTokens int
+		load      ClosedLoop
+		want      string
+	}{
+		{"nil client", nil, APIChat, prompts, 1, ok, "closed loop: nil client"},
+		{"zero concurrency", NewClient(1), APIChat, prompts, 1, ClosedLoop{Requests: 1}, "closed loop: concurrency must be at least 1, got 0"},
+		{"zero requests", NewClient(1), APIChat, prompts, 1, ClosedLoop{Concurrency: 1}, "closed loop: requests must be at least 1, got 0"},
+		{"negative warm-up", NewClient(1), APIChat, prompts, 1, ClosedLoop{Concurrency: 1, Requests: 1, Warmup: -1}, "closed loop: warm-up requests must not be negative, got -1"},
+		{"no prompts", NewClient(1), APIChat, nil, 1, ok, "closed loop: no prompts"},
+		{"zero max tokens", NewClient(1), APIChat, prompts, 0, ok, "closed loop: max tokens must be at least 1, got 0"},
+		{"unknown api", NewClient(1), "embeddings", prompts, 1, ok, `closed loop: unknown api "embeddings"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := RunClosed(context.Background(), tt.client, Target{BaseURL: "http://127.0.0.1:1"}, tt.api, tt.prompts, tt.maxTokens, "", tt.load, nil)
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("RunClosed() error = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestRunClosedIDWithoutPrefix(t *testing.T) {
+	srv := newServer(t, &loadServer{})
+	var ids []string
+	_, err := RunClosed(context.Background(), NewClient(1), target(srv), APICompletions, []Prompt{{Text: "p"}}, 2, "", ClosedLoop{Concurrency: 1, Requests: 2}, func(r Record) {
+		ids = append(ids, r.ID)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"0", "1"}, ids); diff != "" {
+		t.Errorf("IDs mismatch (-want +got):\n%s", diff)
+	}
+}

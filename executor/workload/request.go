@@ -1,0 +1,452 @@
+package workload
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// API selects the OpenAI endpoint a request is sent to.
+type API string
+
+// APIs a request can use.
+const (
+	// APIChat posts to /v1/chat/completions with one user message.
+	APIChat API = "chat"
+	// APICompletions posts to /v1/completions with a plain prompt.
+	APICompletions API = "completions"
+)
+
+// Target is the server a request goes to.
+type Target struct {
+	// BaseURL is the server's root without /v1, e.g. http://127.0.0.1:8000.
+	BaseURL string
+	// APIKey, when set, is sent as a bearer token. It never appears in a
+	// Record.
+	APIKey string
+	// Model is sent as the request's model field.
+	Model string
+}
+
+// Prompt is one input from a dataset.
+type Prompt struct {
+	// Text is sent as the user message (chat) or the prompt (completions).
+	Text string
+	// InputTokens is the dataset's planned prompt length, reported when the
+	// server sends no usage.prompt_tokens.
+	InputTokens int
+}
+
+// Request is one streaming completion to send.
+type Request struct {
+	API    API
+	Prompt Prompt
+	// MaxTokens is sent as max_completion_tokens (chat) or max_tokens
+	// (completions). It never stands in for the output token count.
+	MaxTokens int
+	// ID is sent as X-Request-Id and copied to the Record.
+	ID string
+}
+
+// TokenSource says where a Record's OutputTokens came from.
+type TokenSource string
+
+// Token sources.
+const (
+	// TokenSourceUsage is the server's usage.completion_tokens.
+	TokenSourceUsage TokenSource = "usage"
+	// TokenSourceChunks is the number of token events, used when the server
+	// reported no usage; it undercounts when a chunk carries several tokens.
+	TokenSourceChunks TokenSource = "chunks"
+)
+
+// Record is what one request observed. Durations are measured on the
+// monotonic clock from the request's send instant, which is taken
+// immediately before the request is handed to the HTTP transport; a failed
+// request keeps the timings it reached.
+type Record struct {
+	// ID is the request's X-Request-Id.
+	ID string
+	// Seq is the order in which the schedule released the request within its
+	// step, warm-up first.
+	Seq int
+	// Warmup marks requests sent before the measured window.
+	Warmup bool
+	// Start is the send instant relative to the step's start.
+	Start time.Duration
+	// QueueTime runs from when the schedule released the request to its
+	// send instant: client-side delay that TTFT and E2EL exclude.
+	QueueTime time.Duration
+	// TTFT is the first token event's arrival; zero when none arrived.
+	TTFT time.Duration
+	// E2EL is the last token event's arrival. The usage chunk and [DONE]
+	// do not extend it.
+	E2EL time.Duration
+	// Gaps holds the time between successive token events (vLLM's ITL), one
+	// entry per event after the first, not per token.
+	Gaps []time.Duration
+	// PromptTokens is usage.prompt_tokens when the server sent it, else the
+	// prompt's planned length.
+	PromptTokens int
+	// OutputTokens is usage.completion_tokens when non-zero, else the
+	// number of token events; see TokenSource.
+	OutputTokens int
+	// TokenSource says where OutputTokens came from.
+	TokenSource TokenSource
+	// HTTPStatus is zero when no response arrived.
+	HTTPStatus int
+	// Err is empty for a successful request: a 2xx response that streamed
+	// at least one token event and ended with [DONE].
+	Err string
+}
+
+// OK reports whether the request succeeded.
+func (r Record) OK() bool { return r.Err == "" }
+
+// TPOT returns (E2EL−TTFT)/(OutputTokens−1), vLLM's time per output token
+// excluding the first. It is defined only when OutputTokens > 1.
+func (r Record) TPOT() (time.Duration, bool) {
+	if r.OutputTokens <= 1 {
+		return 0, false
+	}
+	return divRound(r.E2EL-r.TTFT, r.OutputTokens-1), true
+}
+
+func divRound(d time.Duration, n int) time.Duration {
+	return time.Duration(math.Round(float64(d) / float64(n)))
+}
+
+// Fixed Record.Err values.
+const (
+	errCancelled = "cancelled"
+	errDeadline  = "deadline exceeded"
+	errNoDone    = "stream ended before [DONE]"
+	errNoToken   = "no token received"
+)
+
+// drainTimeout bounds the wait for the end of a response body after
+// [DONE]: reading it to the end lets the connection be reused, but a server
+// that holds the stream open must not hold the worker.
+const drainTimeout = 250 * time.Millisecond
+
+// Client sends streaming requests over one shared keep-alive transport. It
+// is safe for concurrent use.
+type Client struct {
+	hc *http.Client
+}
+
+// NewClient returns a Client that opens at most maxConns connections per
+// host and keeps them for reuse; maxConns ≤ 0 means no limit. maxConns
+// should be at least the concurrency it serves: a request waiting for a
+// connection waits after its send instant, so the wait shows up in TTFT.
+// Proxies from the environment are not used, HTTP/2 is not negotiated (one
+// stream per connection, as vLLM's client), compression is off so SSE bytes
+// arrive as the server flushes them, and there is no overall timeout:
+// contexts bound requests.
+func NewClient(maxConns int) *Client {
+	idle := maxConns
+	if maxConns <= 0 {
+		maxConns, idle = 0, 1024
+	}
+	tr := &http.Transport{
+		Proxy: nil,
+		DialContext: (&net.Dialer{
+			Timeout:   30 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxConnsPerHost:     maxConns,
+		MaxIdleConns:        0,
+		MaxIdleConnsPerHost: idle,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true,
+	}
+	return &Client{hc: &http.Client{Transport: tr}}
+}
+
+// CloseIdleConnections closes the connections the Client keeps for reuse.
+func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
+
+// Do sends r to t and reads the stream to its end. It never returns an
+// error: failures are in Record.Err. Seq, Warmup and Start are left zero for
+// the schedule to fill; QueueTime is the client's own preparation time.
+func (c *Client) Do(ctx context.Context, t Target, r Request) Record {
+	rec, _ := c.do(ctx, t, r, time.Now())
+	return rec
+}
+
+type chatBody struct {
+	Model               string        `json:"model"`
+	Messages            []chatMessage `json:"messages"`
+	MaxCompletionTokens int           `json:"max_completion_tokens"`
+	Stream              bool          `json:"stream"`
+	StreamOptions       streamOptions `json:"stream_options"`
+}
+
+type chatMessage struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+type completionsBody struct {
+	Model         string        `json:"model"`
+	Prompt        string        `json:"prompt"`
+	MaxTokens     int           `json:"max_tokens"`
+	Stream        bool          `json:"stream"`
+	StreamOptions streamOptions `json:"stream_options"`
+}
+
+type streamOptions struct {
+	IncludeUsage bool `json:"include_usage"`
+}
+
+func requestBody(model string, r Request) (path string, body []byte, err error) {
+	switch r.API {
+	case APIChat:
+		body, err = json.Marshal(chatBody{
+			Model:               model,
+			Messages:            []chatMessage{{Role: "user", Content: r.Prompt.Text}},
+			MaxCompletionTokens: r.MaxTokens,
+			Stream:              true,
+			StreamOptions:       streamOptions{IncludeUsage: true},
+		})
+		return "/v1/chat/completions", body, err
+	case APICompletions:
+		body, err = json.Marshal(completionsBody{
+			Model:         model,
+			Prompt:        r.Prompt.Text,
+			MaxTokens:     r.MaxTokens,
+			Stream:        true,
+			StreamOptions: streamOptions{IncludeUsage: true},
+		})
+		return "/v1/completions", body, err
+	}
+	return "", nil, fmt.Errorf("unknown api %q", r.API)
+}
+
+var readers = sync.Pool{New: func() any { return newSSEReader(nil, 16<<10) }}
+
+// do sends one request. released is when the schedule let it go; sent is
+// its send instant, the origin of every duration in the Record.
+func (c *Client) do(ctx context.Context, t Target, r Request, released time.Time) (rec Record, sent time.Time) {
+	rec.ID = r.ID
+	rec.PromptTokens = r.Prompt.InputTokens
+	fail := func(msg string) (Record, time.Time) {
+		rec.Err = msg
+		return rec, sent
+	}
+	path, body, err := requestBody(t.Model, r)
+	if err != nil {
+		sent = time.Now()
+		return fail(err.Error())
+	}
+	// A child context lets the drain after [DONE] be cut short without
+	// touching the caller's.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(t.BaseURL, "/")+path, bytes.NewReader(body))
+	if err != nil {
+		sent = time.Now()
+		return fail(redactURLError(err))
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if r.ID != "" {
+		req.Header.Set("X-Request-Id", r.ID)
+	}
+	if t.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+t.APIKey)
+	}
+	// Everything the stream needs is ready before the clock starts.
+	sr := readers.Get().(*sseReader)
+	defer func() {
+		sr.reset(nil)
+		readers.Put(sr)
+	}()
+	gaps := sr.gaps[:0]
+	defer func() { sr.gaps = gaps[:0] }()
+
+	sent = time.Now()
+	rec.QueueTime = sent.Sub(released)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if msg := ctxErr(ctx); msg != "" {
+			return fail(msg)
+		}
+		return fail(redactURLError(err))
+	}
+	defer resp.Body.Close()
+	rec.HTTPStatus = resp.StatusCode
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+		return fail(httpError(resp.StatusCode, b))
+	}
+
+	sr.reset(resp.Body)
+
+	var (
+		ch                 chunk
+		events             int
+		first, last        time.Time
+		usagePrompt, usage int
+		done               bool
+	)
+	for {
+		data, at, err := sr.next()
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			if msg := ctxErr(ctx); msg != "" {
+				rec.Err = msg
+			} else if err != nil {
+				rec.Err = "read stream: " + err.Error()
+			} else {
+				rec.Err = errNoDone
+			}
+			break
+		}
+		if isDone(data) {
+			done = true
+			break
+		}
+		if err := decodeChunk(data, &ch); err != nil {
+			rec.Err = "malformed event: " + err.Error()
+			break
+		}
+		if ch.token {
+			events++
+			if events == 1 {
+				first = at
+			} else {
+				gaps = append(gaps, at.Sub(last))
+			}
+			last = at
+		}
+		if ch.hasUsage {
+			// The last non-zero value wins, so continuous usage stats and a
+			// final usage chunk agree.
+			if ch.completionTokens > 0 {
+				usage = ch.completionTokens
+			}
+			if ch.promptTokens > 0 {
+				usagePrompt = ch.promptTokens
+			}
+		}
+		if ch.hasErr {
+			rec.Err = "stream error: " + ch.errMsg
+			break
+		}
+	}
+
+	if len(gaps) > 0 {
+		// An exact-size copy: the pooled buffer keeps its capacity, and a
+		// Record holds no more memory than its gaps.
+		rec.Gaps = make([]time.Duration, len(gaps))
+		copy(rec.Gaps, gaps)
+	}
+	if events > 0 {
+		rec.TTFT = first.Sub(sent)
+		rec.E2EL = last.Sub(sent)
+	}
+	if usagePrompt > 0 {
+		rec.PromptTokens = usagePrompt
+	}
+	if usage > 0 {
+		rec.OutputTokens, rec.TokenSource = usage, TokenSourceUsage
+	} else {
+		rec.OutputTokens, rec.TokenSource = events, TokenSourceChunks
+	}
+	if done && events == 0 {
+		rec.Err = errNoToken
+	}
+	if done {
+		drain(resp.Body, cancel)
+	}
+	return rec, sent
+}
+
+// drain reads what follows [DONE] so the transport can reuse the
+// connection, giving up after drainTimeout.
+func drain(body io.Reader, cancel context.CancelFunc) {
+	t := time.AfterFunc(drainTimeout, cancel)
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, 64<<10))
+	t.Stop()
+}
+
+func ctxErr(ctx context.Context) string {
+	switch ctx.Err() {
+	case nil:
+		return ""
+	case context.DeadlineExceeded:
+		return errDeadline
+	}
+	return errCancelled
+}
+
+// isCtxFailure reports whether a Record failed because its context ended.
+func isCtxFailure(msg string) bool { return msg == errCancelled || msg == errDeadline }
+
+// httpError formats a non-2xx response: the message of an OpenAI error body
+// ({"error":{"message":…}}, or vLLM's older top-level "message"), else the
+// body's first 200 bytes, else the status text.
+func httpError(status int, body []byte) string {
+	var v struct {
+		Error   json.RawMessage `json:"error"`
+		Message string          `json:"message"`
+		Detail  json.RawMessage `json:"detail"`
+	}
+	msg := ""
+	if json.Unmarshal(body, &v) == nil {
+		switch {
+		case len(v.Error) > 0 && string(v.Error) != "null":
+			msg = errorText(v.Error)
+		case v.Message != "":
+			msg = v.Message
+		case len(v.Detail) > 0 && string(v.Detail) != "null":
+			msg = errorText(v.Detail)
+		}
+	}
+	if msg == "" {
+		msg = truncate(strings.TrimSpace(string(body)), 200)
+	}
+	if msg == "" {
+		msg = http.StatusText(status)
+	}
+	return fmt.Sprintf("HTTP %d: %s", status, msg)
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// redactURLError formats a transport error with any user information
+// removed from the URL it names.
+func redactURLError(err error) string {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err.Error()
+	}
+	u, perr := url.Parse(ue.URL)
+	if perr != nil {
+		return ue.Op + ": " + ue.Err.Error()
+	}
+	u.User = nil
+	return fmt.Sprintf("%s %q: %v", ue.Op, u.String(), ue.Err)
+}

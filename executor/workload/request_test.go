@@ -1,0 +1,476 @@
+package workload
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+)
+
+// ignoreTimes leaves out what depends on the clock; tests that care about
+// timings check them separately.
+var ignoreTimes = cmpopts.IgnoreFields(Record{}, "QueueTime", "TTFT", "E2EL", "Gaps")
+
+func malformed(data string) string {
+	var v any
+	return "malformed event: " + json.Unmarshal([]byte(data), &v).Error()
+}
+
+func TestDo(t *testing.T) {
+	prompt := Prompt{Text: "hello", InputTokens: 11}
+	tests := []struct {
+		name     string
+		api      API
+		status   int
+		body     []string
+		want     Record
+		wantGaps int // token events − 1 (or what arrived before a failure)
+	}{
+		{
+			name: "chat role-only first chunk is a token event",
+			api:  APIChat,
+			body: []string{chatRole, chatToken("a"), chatToken("b"), chatToken("c"), usageChunk(7, 3), done},
+			want: Record{ID: "r", PromptTokens: 7, OutputTokens: 3, TokenSource: TokenSourceUsage, HTTPStatus: 200},
+			// 4 token events: the role chunk and three tokens.
+			wantGaps: 3,
+		},
+		{
+			name:     "completions without usage counts chunks",
+			api:      APICompletions,
+			body:     []string{complToken("a"), complToken("b"), complToken("c"), done},
+			want:     Record{ID: "r", PromptTokens: 11, OutputTokens: 3, TokenSource: TokenSourceChunks, HTTPStatus: 200},
+			wantGaps: 2,
+		},
+		{
+			name:     "empty-text chunks count",
+			api:      APICompletions,
+			body:     []string{complToken(""), complToken("x"), complToken(""), usageChunk(5, 3), done},
+			want:     Record{ID: "r", PromptTokens: 5, OutputTokens: 3, TokenSource: TokenSourceUsage, HTTPStatus: 200},
+			wantGaps: 2,
+		},
+		{
+			name:     "zero completion_tokens falls back to chunks",
+			api:      APICompletions,
+			body:     []string{complToken("a"), complToken("b"), usageChunk(0, 0), done},
+			want:     Record{ID: "r", PromptTokens: 11, OutputTokens: 2, TokenSource: TokenSourceChunks, HTTPStatus: 200},
+			wantGaps: 1,
+		},
+		{
+			name: "continuous usage: the last value wins",
+			api:  APICompletions,
+			body: []string{
+				`data: {"choices":[{"text":"a"}],"usage":{"prompt_tokens":4,"completion_tokens":1}}` + "\n\n",
+				`data: {"choices":[{"text":"bc"}],"usage":{"prompt_tokens":4,"completion_tokens":3}}` + "\n\n",
+				done,
+			},
+			want:     Record{ID: "r", PromptTokens: 4, OutputTokens: 3, TokenSource: TokenSourceUsage, HTTPStatus: 200},
+			wantGaps: 1,
+		},
+		{
+			name:     "several events in one write",
+			api:      APIChat,
+			body:     []string{chatRole + chatToken("a") + chatToken("b") + usageChunk(2, 2) + done},
+			want:     Record{ID: "r", PromptTokens: 2, OutputTokens: 2, TokenSource: TokenSourceUsage, HTTPStatus: 200},
+			wantGaps: 2,
+		},
+		{
+			name:     "data without a space, comments and other fields",
+			api:      APICompletions,
+			body:     []string{": ping\n\n", "event: message\nid: 1\n" + `data:{"choices":[{"text":"a"}]}` + "\n\n", ":keep-alive\n\n", `data:{"choices":[{"text":"b"}]}` + "\n\n", "data:[DONE]\n\n"},
+			want:     Record{ID: "r", PromptTokens: 11, OutputTokens: 2, TokenSource: TokenSourceChunks, HTTPStatus: 200},
+			wantGaps: 1,
+		},
+		{
+			name:     "CRLF line endings",
+			api:      APICompletions,
+			body:     []string{strings.ReplaceAll(complToken("a")+complToken("b")+usageChunk(3, 2)+done, "\n", "\r\n")},
+			want:     Record{ID: "r", PromptTokens: 3, OutputTokens: 2, TokenSource: TokenSourceUsage, HTTPStatus: 200},
+			wantGaps: 1,
+		},
+		{
+			name:     "[DONE] without a final blank line",
+			api:      APICompletions,
+			body:     []string{complToken("a"), "data: [DONE]"},
+			want:     Record{ID: "r", PromptTokens: 11, OutputTokens: 1, TokenSource: TokenSourceChunks, HTTPStatus: 200},
+			wantGaps: 0,
+		},
+		{
+			name:     "usage in the last token chunk",
+			api:      APICompletions,
+			body:     []string{complToken("a"), `data: {"choices":[{"text":"b","finish_reason":"length"}],"usage":{"prompt_tokens":9,"completion_tokens":2}}` + "\n\n", done},
+			want:     Record{ID: "r", PromptTokens: 9, OutputTokens: 2, TokenSource: TokenSourceUsage, HTTPStatus: 200},
+			wantGaps: 1,
+		},
+		{
+			name:     "missing [DONE] fails and keeps partial results",
+			api:      APIChat,
+			body:     []string{chatRole, chatToken("a")},
+			want:     Record{ID: "r", PromptTokens: 11, OutputTokens: 2, TokenSource: TokenSourceChunks, HTTPStatus: 200, Err: "stream ended before [DONE]"},
+			wantGaps: 1,
+		},
+		{
+			name: "no token event",
+			api:  APIChat,
+			body: []string{usageChunk(5, 0), done},
+			want: Record{ID: "r", PromptTokens: 5, OutputTokens: 0, TokenSource: TokenSourceChunks, HTTPStatus: 200, Err: "no token received"},
+		},
+		{
+			name: "empty stream",
+			api:  APIChat,
+			want: Record{ID: "r", PromptTokens: 11, TokenSource: TokenSourceChunks, HTTPStatus: 200, Err: "stream ended before [DONE]"},
+		},
+		{
+			name:     "malformed event",
+			api:      APICompletions,
+			body:     []string{complToken("a"), "data: {\"choices\":[{\"text\":\"b\"}]\n\n", done},
+			want:     Record{ID: "r", PromptTokens: 11, OutputTokens: 1, TokenSource: TokenSourceChunks, HTTPStatus: 200, Err: malformed(`{"choices":[{"text":"b"}]`)},
+			wantGaps: 0,
+		},
+		{
+			name:     "error reported in the stream",
+			api:      APIChat,
+			body:     []string{chatRole, `data: {"error":{"object":"error","message":"engine died","type":"InternalServerError","code":500}}` + "\n\n", done},
+			want:     Record{ID: "r", PromptTokens: 11, OutputTokens: 1, TokenSource: TokenSourceChunks, HTTPStatus: 200, Err: "stream error: engine died"},
+			wantGaps: 0,
+		},
+		{
+			name:   "non-2xx with an OpenAI error body",
+			api:    APIChat,
+			status: http.StatusNotFound,
+			body:   []string{`{"error":{"message":"The model ` + "`x`" + ` does not exist.","type":"NotFoundError","param":null,"code":404}}`},
+			want:   Record{ID: "r", PromptTokens: 11, HTTPStatus: 404, Err: "HTTP 404: The model `x` does not exist."},
+		},
+		{
+			name:   "non-2xx with vLLM's older error body",
+			api:    APIChat,
+			status: http.StatusBadRequest,
+			body:   []string{`{"object":"error","message":"max_tokens is too large","type":"BadRequestError","param":null,"code":400}`},
+			want:   Record{ID: "r", PromptTokens: 11, HTTPStatus: 400, Err: "HTTP 400: max_tokens is too large"},
+		},
+		{
+			name:   "non-2xx with a text body",
+			api:    APIChat,
+			status: http.StatusBadGateway,
+			body:   []string{"upstream unavailable\n" + strings.Repeat("x", 300)},
+			want:   Record{ID: "r", PromptTokens: 11, HTTPStatus: 502, Err: "HTTP 502: " + ("upstream unavailable\n" + strings.Repeat("x", 300))[:200]},
+		},
+		{
+			name:   "non-2xx with no body",
+			api:    APIChat,
+			status: http.StatusServiceUnavailable,
+			want:   Record{ID: "r", PromptTokens: 11, HTTPStatus: 503, Err: "HTTP 503: Service Unavailable"},
+		},
+	}
+	c := NewClient(4)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status := tt.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			srv := newServer(t, script(status, writes(tt.body...)))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			got := c.Do(ctx, target(srv), Request{API: tt.api, Prompt: prompt, MaxTokens: 16, ID: "r"})
+			if diff := cmp.Diff(tt.want, got, ignoreTimes); diff != "" {
+				t.Errorf("Do() mismatch (-want +got):\n%s", diff)
+			}
+			if len(got.Gaps) != tt.wantGaps {
+				t.Errorf("len(Gaps) = %d, want %d", len(got.Gaps), tt.wantGaps)
+			}
+			tokenEvents := got.OutputTokens > 0 || len(got.Gaps) > 0
+			if tokenEvents && got.TTFT <= 0 {
+				t.Errorf("TTFT = %v, want > 0", got.TTFT)
+			}
+			if got.E2EL < got.TTFT {
+				t.Errorf("E2EL %v < TTFT %v", got.E2EL, got.TTFT)
+			}
+		})
+	}
+}
+
+func TestDoSendsRequest(t *testing.T) {
+	type seen struct {
+		method, path, ctype, auth, id string
+		body                          map[string]any
+	}
+	tests := []struct {
+		name   string
+		api    API
+		apiKey string
+		want   seen
+	}{
+		{
+			name:   "chat with key",
+			api:    APIChat,
+			apiKey: "sk-test",
+			want: seen{
+				method: "POST", path: "/v1/chat/completions", ctype: "application/json", auth: "Bearer sk-test", id: "run-7",
+				body: map[string]any{
+					"model":                 "m",
+					"messages":              []any{map[string]any{"role": "user", "content": "say \"hi\""}},
+					"max_completion_tokens": float64(32),
+					"stream":                true,
+					"stream_options":        map[string]any{"include_usage": true},
+				},
+			},
+		},
+		{
+			name: "completions without key",
+			api:  APICompletions,
+			want: seen{
+				method: "POST", path: "/v1/completions", ctype: "application/json", id: "run-7",
+				body: map[string]any{
+					"model":          "m",
+					"prompt":         "say \"hi\"",
+					"max_tokens":     float64(32),
+					"stream":         true,
+					"stream_options": map[string]any{"include_usage": true},
+				},
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var (
+				mu  sync.Mutex
+				got seen
+			)
+			stream := script(http.StatusOK, writes(complToken("a"), done))
+			srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				mu.Lock()
+				got = seen{method: r.Method, path: r.URL.Path, ctype: r.Header.Get("Content-Type"), auth: r.Header.Get("Authorization"), id: r.Header.Get("X-Request-Id")}
+				if err := json.Unmarshal(b, &got.body); err != nil {
+					t.Errorf("request body: %v", err)
+				}
+				mu.Unlock()
+				stream(w, r)
+			}))
+			tg := target(srv)
+			tg.BaseURL += "/"
+			tg.APIKey = tt.apiKey
+			rec := NewClient(1).Do(context.Background(), tg, Request{API: tt.api, Prompt: Prompt{Text: `say "hi"`}, MaxTokens: 32, ID: "run-7"})
+			if !rec.OK() {
+				t.Fatalf("Do() failed: %s", rec.Err)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if diff := cmp.Diff(tt.want, got, cmp.AllowUnexported(seen{})); diff != "" {
+				t.Errorf("request mismatch (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestDoTransportError(t *testing.T) {
+	srv := newServer(t, script(http.StatusOK, nil))
+	base := strings.Replace(srv.URL, "http://", "http://alice:hunter2@", 1)
+	srv.Close() // nothing listens any more
+	got := NewClient(1).Do(context.Background(), Target{BaseURL: base, Model: "m"}, Request{API: APIChat, MaxTokens: 4, ID: "r"})
+	if got.OK() || got.HTTPStatus != 0 {
+		t.Fatalf("Do() = %+v, want a transport failure", got)
+	}
+	for _, secret := range []string{"hunter2", "alice", "***"} {
+		if strings.Contains(got.Err, secret) {
+			t.Errorf("Err %q contains %q", got.Err, secret)
+		}
+	}
+	if !strings.Contains(got.Err, "/v1/chat/completions") {
+		t.Errorf("Err %q does not name the URL", got.Err)
+	}
+}
+
+func TestDoUnknownAPI(t *testing.T) {
+	got := NewClient(1).Do(context.Background(), Target{BaseURL: "http://127.0.0.1:1"}, Request{API: "embeddings", ID: "r"})
+	want := Record{ID: "r", Err: `unknown api "embeddings"`}
+	if diff := cmp.Diff(want, got, ignoreTimes); diff != "" {
+		t.Errorf("Do() mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// endless streams a token every 10 ms until the client leaves (at most 10 s).
+var endless = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	f := w.(http.Flusher)
+	for range 1000 {
+		if _, err := io.WriteString(w, complToken("x")); err != nil {
+			return
+		}
+		f.Flush()
+		select {
+		case <-time.After(10 * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+	}
+})
+
+func TestDoContextEnds(t *testing.T) {
+	tests := []struct {
+		name    string
+		ctx     func() (context.Context, context.CancelFunc)
+		wantErr string
+	}{
+		{
+			name: "cancelled",
+			ctx: func() (context.Context, context.CancelFunc) {
+				ctx, cancel := context.WithCancel(context.Background())
+				time.AfterFunc(100*time.Millisecond, cancel)
+				return ctx, cancel
+			},
+			wantErr: "cancelled",
+		},
+		{
+			name: "deadline",
+			ctx: func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), 100*time.Millisecond)
+			},
+			wantErr: "deadline exceeded",
+		},
+	}
+	srv := newServer(t, endless)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := tt.ctx()
+			defer cancel()
+			begin := time.Now()
+			got := NewClient(1).Do(ctx, target(srv), Request{API: APICompletions, MaxTokens: 1000, ID: "r"})
+			if took := time.Since(begin); took > 5*time.Second {
+				t.Errorf("Do() took %v after its context ended", took)
+			}
+			if got.Err != tt.wantErr {
+				t.Errorf("Err = %q, want %q", got.Err, tt.wantErr)
+			}
+			// Partial timings survive.
+			if got.TTFT <= 0 || got.OutputTokens < 1 || got.E2EL < got.TTFT {
+				t.Errorf("partial record lost its timings: %+v", got)
+			}
+		})
+	}
+}
+
+func TestDoTiming(t *testing.T) {
+	const (
+		first = 80 * time.Millisecond
+		gap   = 40 * time.Millisecond
+		slack = 2 * time.Second // generous: the race detector and loaded machines
+	)
+	srv := newServer(t, script(http.StatusOK, []act{
+		{sleep: first, write: chatRole},
+		{sleep: gap, write: chatToken("a")},
+		{sleep: gap, write: chatToken("b")},
+		{sleep: gap, write: usageChunk(3, 2)},
+		{write: done},
+	}))
+	got := NewClient(1).Do(context.Background(), target(srv), Request{API: APIChat, MaxTokens: 2, ID: "r"})
+	if !got.OK() {
+		t.Fatalf("Do() failed: %s", got.Err)
+	}
+	if got.TTFT < first || got.TTFT > first+slack {
+		t.Errorf("TTFT = %v, want in [%v, %v]", got.TTFT, first, first+slack)
+	}
+	if len(got.Gaps) != 2 {
+		t.Fatalf("Gaps = %v, want 2 entries", got.Gaps)
+	}
+	// A gap can come out shorter than the server's pause when the client
+	// was scheduled late for the event before it, so only the sum has a
+	// hard lower bound.
+	var sum time.Duration
+	for i, g := range got.Gaps {
+		if g <= 0 || g > gap+slack {
+			t.Errorf("Gaps[%d] = %v, want in (0, %v]", i, g, gap+slack)
+		}
+		sum += g
+	}
+	if got.E2EL < first+2*gap {
+		t.Errorf("E2EL = %v, want at least %v", got.E2EL, first+2*gap)
+	}
+	// E2EL ends at the last token event, not at the usage chunk sent a gap
+	// later, and the gaps tile the time between first and last event.
+	if got.E2EL != got.TTFT+sum {
+		t.Errorf("E2EL = %v, want TTFT+ΣGaps = %v", got.E2EL, got.TTFT+sum)
+	}
+	if tpot, _ := got.TPOT(); tpot != got.E2EL-got.TTFT {
+		t.Errorf("TPOT = %v, want %v for 2 output tokens", tpot, got.E2EL-got.TTFT)
+	}
+}
+
+func TestRecordTPOT(t *testing.T) {
+	tests := []struct {
+		name   string
+		rec    Record
+		want   time.Duration
+		wantOK bool
+	}{
+		{"no tokens", Record{TTFT: time.Second, E2EL: time.Second}, 0, false},
+		{"one token", Record{TTFT: time.Second, E2EL: time.Second, OutputTokens: 1}, 0, false},
+		{"two tokens", Record{TTFT: 100 * time.Millisecond, E2EL: 300 * time.Millisecond, OutputTokens: 2}, 200 * time.Millisecond, true},
+		{"rounds to the nearest ns", Record{TTFT: 0, E2EL: 10, OutputTokens: 4}, 3, true},
+		{"rounds half up", Record{TTFT: 0, E2EL: 5, OutputTokens: 3}, 3, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := tt.rec.TPOT()
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("TPOT() = %v, %v; want %v, %v", got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestDoAfterDone(t *testing.T) {
+	// A server that keeps the stream open after [DONE] must not hold the
+	// request: the record is complete at [DONE].
+	srv := newServer(t, script(http.StatusOK, []act{
+		{write: complToken("a") + done},
+		{sleep: 5 * time.Second, write: ": late\n\n"},
+	}))
+	begin := time.Now()
+	got := NewClient(1).Do(context.Background(), target(srv), Request{API: APICompletions, MaxTokens: 1, ID: "r"})
+	if took := time.Since(begin); took > 2*time.Second {
+		t.Errorf("Do() took %v, want about drainTimeout (%v)", took, drainTimeout)
+	}
+	if !got.OK() || got.OutputTokens != 1 {
+		t.Errorf("Do() = %+v, want one token and no error", got)
+	}
+}
+
+func TestClientReusesConnections(t *testing.T) {
+	var (
+		mu    sync.Mutex
+		conns int
+	)
+	// The pause after [DONE] sends the end of the body in a later packet,
+	// so the client must read on past [DONE] to keep the connection.
+	srv := httptest.NewUnstartedServer(script(http.StatusOK, append(writes(chatRole, chatToken("a"), usageChunk(1, 1), done), act{sleep: 5 * time.Millisecond})))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			mu.Lock()
+			conns++
+			mu.Unlock()
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	const workers = 3
+	_, err := RunClosed(context.Background(), NewClient(workers), target(srv), APIChat, []Prompt{{Text: "p"}}, 2, "", ClosedLoop{Concurrency: workers, Requests: 30}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// Every new connection would put a TCP handshake inside a TTFT.
+	if conns > workers {
+		t.Errorf("server accepted %d connections for %d workers", conns, workers)
+	}
+}

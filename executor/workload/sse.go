@@ -1,0 +1,629 @@
+package workload
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"time"
+)
+
+// maxEventBytes bounds one SSE line and one event's data, so a server that
+// never sends a newline cannot make the client buffer without limit.
+const maxEventBytes = 8 << 20
+
+var errEventTooLarge = errors.New("event larger than 8 MiB")
+
+// stampReader remembers when each Read from the response body returned.
+// bufio fills only from here, and the byte that completes a line always came
+// from the latest fill, so this instant is when an event's bytes arrived —
+// events delivered by one read share a timestamp, as they do in vLLM.
+type stampReader struct {
+	r  io.Reader
+	at time.Time
+}
+
+func (s *stampReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.at = time.Now()
+	return n, err
+}
+
+// sseReader splits a text/event-stream into the data of its events. It keeps
+// its buffers across events and requests, so reading an event allocates
+// nothing once they have grown.
+type sseReader struct {
+	src   stampReader
+	br    *bufio.Reader
+	long  []byte // a line longer than br's buffer, assembled here
+	data  []byte // the current event's data lines, joined by '\n'
+	has   bool   // a data field was seen since the last dispatch
+	at    time.Time
+	first bool // nothing read yet: a leading BOM is dropped
+	eof   bool
+	// gaps is scratch space for the request using this reader, kept here
+	// so that it is pooled with it.
+	gaps []time.Duration
+}
+
+func newSSEReader(r io.Reader, size int) *sseReader {
+	s := &sseReader{}
+	s.br = bufio.NewReaderSize(&s.src, size)
+	s.reset(r)
+	return s
+}
+
+func (s *sseReader) reset(r io.Reader) {
+	s.src = stampReader{r: r}
+	s.br.Reset(&s.src)
+	s.long = s.long[:0]
+	s.data = s.data[:0]
+	s.has = false
+	s.at = time.Time{}
+	s.first = true
+	s.eof = false
+}
+
+// next returns the data of the next event and when its last data line
+// arrived. The slice is valid until the following call. At the end of the
+// stream it returns io.EOF; an unterminated final event is returned first
+// only when it is complete JSON or [DONE], which is what vLLM's parser
+// accepts from a trailing buffer. Events whose data is blank are skipped.
+func (s *sseReader) next() ([]byte, time.Time, error) {
+	for !s.eof {
+		line, err := s.line()
+		if err == io.EOF {
+			s.eof = true
+		} else if err != nil {
+			return nil, time.Time{}, err
+		}
+		if len(line) > 0 {
+			s.field(line)
+			if !s.eof {
+				continue
+			}
+		}
+		// A blank line, or the end of the stream, dispatches.
+		if !s.has {
+			continue
+		}
+		s.has = false
+		if s.eof && !isDone(s.data) && !json.Valid(s.data) {
+			break
+		}
+		if len(bytes.TrimSpace(s.data)) == 0 {
+			continue
+		}
+		return s.data, s.at, nil
+	}
+	return nil, time.Time{}, io.EOF
+}
+
+// field applies one non-empty line. Only data matters; comments (":…"),
+// event, id and retry are ignored.
+func (s *sseReader) field(line []byte) {
+	if line[0] == ':' {
+		return
+	}
+	name, value := line, []byte(nil)
+	if i := bytes.IndexByte(line, ':'); i >= 0 {
+		name, value = line[:i], line[i+1:]
+		if len(value) > 0 && value[0] == ' ' {
+			value = value[1:]
+		}
+	}
+	if string(name) != "data" {
+		return
+	}
+	if s.has {
+		s.data = append(s.data, '\n')
+	} else {
+		s.data = s.data[:0]
+		s.has = true
+	}
+	s.data = append(s.data, value...)
+	s.at = s.src.at
+}
+
+// line returns the next line without its terminator ("\n" or "\r\n"). At
+// the end of the stream it returns the unterminated rest, possibly empty,
+// with io.EOF.
+func (s *sseReader) line() ([]byte, error) {
+	l, err := s.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		s.long = append(s.long[:0], l...)
+		for err == bufio.ErrBufferFull {
+			l, err = s.br.ReadSlice('\n')
+			if len(s.long)+len(l) > maxEventBytes {
+				return nil, errEventTooLarge
+			}
+			s.long = append(s.long, l...)
+		}
+		l = s.long
+	}
+	if err != nil && err != io.EOF {
+		return nil, err
+	}
+	if s.first && len(l) > 0 {
+		s.first = false
+		l = bytes.TrimPrefix(l, []byte("\xef\xbb\xbf"))
+	}
+	if n := len(l); n > 0 && l[n-1] == '\n' {
+		l = l[:n-1]
+	}
+	if n := len(l); n > 0 && l[n-1] == '\r' {
+		l = l[:n-1]
+	}
+	if len(s.data)+len(l) > maxEventBytes {
+		return nil, errEventTooLarge
+	}
+	return l, err
+}
+
+func isDone(data []byte) bool {
+	return string(bytes.TrimSpace(data)) == "[DONE]"
+}
+
+// chunk is what one event tells the request: whether it is a token event
+// (non-empty choices, whatever the text), the usage it carries and any error
+// the server reported in-stream.
+type chunk struct {
+	token            bool
+	hasUsage         bool
+	promptTokens     int
+	completionTokens int
+	hasErr           bool
+	errMsg           string
+}
+
+// decodeChunk reads the few fields a request needs from one event. A
+// validating scanner handles the shapes servers actually send without
+// allocating; anything it is unsure of (escaped or non-ASCII keys, keys
+// matching only case-insensitively, duplicates, an error object, odd number
+// forms) goes to encoding/json, whose result is the definition.
+func decodeChunk(b []byte, c *chunk) error {
+	*c = chunk{}
+	if fastDecode(b, c) {
+		return nil
+	}
+	*c = chunk{}
+	return slowDecode(b, c)
+}
+
+type slowChunk struct {
+	Choices []json.RawMessage `json:"choices"`
+	Usage   *struct {
+		PromptTokens     int `json:"prompt_tokens"`
+		CompletionTokens int `json:"completion_tokens"`
+	} `json:"usage"`
+	Error json.RawMessage `json:"error"`
+}
+
+func slowDecode(b []byte, c *chunk) error {
+	var v slowChunk
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	c.token = len(v.Choices) > 0
+	if v.Usage != nil {
+		c.hasUsage = true
+		c.promptTokens = v.Usage.PromptTokens
+		c.completionTokens = v.Usage.CompletionTokens
+	}
+	if len(v.Error) > 0 && string(v.Error) != "null" {
+		c.hasErr = true
+		c.errMsg = errorText(v.Error)
+	}
+	return nil
+}
+
+// errorText extracts a readable message from an OpenAI-style error value:
+// {"message": …}, a bare string, or else the raw JSON cut to 200 bytes.
+func errorText(raw []byte) string {
+	var obj struct {
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(raw, &obj) == nil && obj.Message != "" {
+		return obj.Message
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil && s != "" {
+		return s
+	}
+	return truncate(string(raw), 200)
+}
+
+// fastDecode reports false whenever encoding/json must decide, including for
+// every invalid document; when it reports true the document is valid JSON and
+// c holds what encoding/json would have produced. It is written as functions
+// over (b, i) so the per-byte loops stay in registers.
+func fastDecode(b []byte, c *chunk) bool {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return false
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return skipWS(b, i+1) == len(b)
+	}
+	seen := 0
+	for {
+		key, end := scanKey(b, i)
+		if end < 0 {
+			return false
+		}
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return false
+		}
+		i = skipWS(b, i+1)
+		bit := 0
+		switch string(key) {
+		case "choices":
+			bit, i = 1, scanChoices(b, i, c)
+		case "usage":
+			bit, i = 2, scanUsage(b, i, c)
+		case "error":
+			// Only a null error stays on the fast path.
+			bit, i = 4, scanLiteral(b, i, "null")
+		default:
+			if mayFold(key, "choices", "usage", "error") {
+				return false
+			}
+			i = skipValue(b, i, 1)
+		}
+		if i < 0 || seen&bit != 0 {
+			return false
+		}
+		seen |= bit
+		i = skipWS(b, i)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			return skipWS(b, i+1) == len(b)
+		}
+		return false
+	}
+}
+
+// maxDepth keeps the fast path's recursion shallow; deeper documents are
+// left to encoding/json.
+const maxDepth = 64
+
+var (
+	jsonSpace [256]bool
+	// plainByte marks bytes that may stand unescaped in a string and need
+	// no further look: not '"', not '\\', not a control character.
+	plainByte [256]bool
+)
+
+func init() {
+	for _, c := range " \t\n\r" {
+		jsonSpace[c] = true
+	}
+	for c := 0x20; c < 256; c++ {
+		plainByte[c] = c != '"' && c != '\\'
+	}
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && jsonSpace[b[i]] {
+		i++
+	}
+	return i
+}
+
+// mayFold reports whether encoding/json could match key to one of names
+// although it is none of them exactly: its matching ignores ASCII case and
+// folds a few non-ASCII letters (the Kelvin sign, the long s).
+func mayFold(key []byte, names ...string) bool {
+	for _, ch := range key {
+		if ch >= 0x80 {
+			return true
+		}
+	}
+	for _, n := range names {
+		if len(key) != len(n) {
+			continue
+		}
+		same := true
+		for j := range len(n) {
+			if key[j]|0x20 != n[j]|0x20 {
+				same = false
+				break
+			}
+		}
+		if same {
+			return true
+		}
+	}
+	return false
+}
+
+// scanString scans the string starting at b[i] and returns the index past
+// it, -1 if it is invalid, and whether it held an escape.
+func scanString(b []byte, i int) (end int, escaped bool) {
+	if i >= len(b) || b[i] != '"' {
+		return -1, false
+	}
+	i++
+	for {
+		for i < len(b) && plainByte[b[i]] {
+			i++
+		}
+		if i >= len(b) {
+			return -1, false
+		}
+		switch b[i] {
+		case '"':
+			return i + 1, escaped
+		case '\\':
+			escaped = true
+			if i = scanEscape(b, i); i < 0 {
+				return -1, false
+			}
+		default: // a control character
+			return -1, false
+		}
+	}
+}
+
+// scanKey scans an object key; a key with an escape is reported invalid so
+// that encoding/json, which unescapes before matching, decides.
+func scanKey(b []byte, i int) (key []byte, end int) {
+	end, escaped := scanString(b, i)
+	if end < 0 || escaped {
+		return nil, -1
+	}
+	return b[i+1 : end-1], end
+}
+
+func scanEscape(b []byte, i int) int {
+	i++ // the backslash
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return i + 1
+	case 'u':
+		if len(b)-i < 5 {
+			return -1
+		}
+		for _, h := range b[i+1 : i+5] {
+			if !('0' <= h && h <= '9' || 'a' <= h && h <= 'f' || 'A' <= h && h <= 'F') {
+				return -1
+			}
+		}
+		return i + 5
+	}
+	return -1
+}
+
+func scanLiteral(b []byte, i int, lit string) int {
+	if len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit {
+		return i + len(lit)
+	}
+	return -1
+}
+
+func skipDigits(b []byte, i int) int {
+	for i < len(b) && '0' <= b[i] && b[i] <= '9' {
+		i++
+	}
+	return i
+}
+
+// scanNumber scans a number and reports whether it is a plain integer (no
+// fraction or exponent).
+func scanNumber(b []byte, i int) (end int, integer bool) {
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i >= len(b):
+		return -1, false
+	case b[i] == '0':
+		i++
+	case '1' <= b[i] && b[i] <= '9':
+		i = skipDigits(b, i+1)
+	default:
+		return -1, false
+	}
+	integer = true
+	if i < len(b) && b[i] == '.' {
+		integer = false
+		j := skipDigits(b, i+1)
+		if j == i+1 {
+			return -1, false
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		integer = false
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := skipDigits(b, i)
+		if j == i {
+			return -1, false
+		}
+		i = j
+	}
+	return i, integer
+}
+
+// scanInt scans an integer small enough to need no overflow check; other
+// numbers, and null, are left to encoding/json.
+func scanInt(b []byte, i int) (end, n int) {
+	end, integer := scanNumber(b, i)
+	if end < 0 || !integer {
+		return -1, 0
+	}
+	d := b[i:end]
+	neg := d[0] == '-'
+	if neg {
+		d = d[1:]
+	}
+	if len(d) > 15 {
+		return -1, 0
+	}
+	for _, ch := range d {
+		n = n*10 + int(ch-'0')
+	}
+	if neg {
+		n = -n
+	}
+	return end, n
+}
+
+// skipValue scans any value at nesting depth.
+func skipValue(b []byte, i, depth int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch c := b[i]; {
+	case c == '"':
+		end, _ := scanString(b, i)
+		return end
+	case c == '{':
+		if depth >= maxDepth {
+			return -1
+		}
+		i = skipWS(b, i+1)
+		if i < len(b) && b[i] == '}' {
+			return i + 1
+		}
+		for {
+			if i, _ = scanString(b, i); i < 0 {
+				return -1
+			}
+			i = skipWS(b, i)
+			if i >= len(b) || b[i] != ':' {
+				return -1
+			}
+			if i = skipValue(b, skipWS(b, i+1), depth+1); i < 0 {
+				return -1
+			}
+			i = skipWS(b, i)
+			if i < len(b) && b[i] == ',' {
+				i = skipWS(b, i+1)
+				continue
+			}
+			if i < len(b) && b[i] == '}' {
+				return i + 1
+			}
+			return -1
+		}
+	case c == '[':
+		if depth >= maxDepth {
+			return -1
+		}
+		i = skipWS(b, i+1)
+		if i < len(b) && b[i] == ']' {
+			return i + 1
+		}
+		return skipElements(b, i, depth+1)
+	case c == 't':
+		return scanLiteral(b, i, "true")
+	case c == 'f':
+		return scanLiteral(b, i, "false")
+	case c == 'n':
+		return scanLiteral(b, i, "null")
+	case c == '-' || '0' <= c && c <= '9':
+		end, _ := scanNumber(b, i)
+		return end
+	}
+	return -1
+}
+
+// skipElements scans the elements of a non-empty array from its first one
+// through the closing bracket.
+func skipElements(b []byte, i, depth int) int {
+	for {
+		if i = skipValue(b, i, depth); i < 0 {
+			return -1
+		}
+		i = skipWS(b, i)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+			continue
+		}
+		if i < len(b) && b[i] == ']' {
+			return i + 1
+		}
+		return -1
+	}
+}
+
+func scanChoices(b []byte, i int, c *chunk) int {
+	if end := scanLiteral(b, i, "null"); end >= 0 {
+		return end
+	}
+	if i >= len(b) || b[i] != '[' {
+		return -1
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == ']' {
+		return i + 1
+	}
+	c.token = true
+	return skipElements(b, i, 2)
+}
+
+func scanUsage(b []byte, i int, c *chunk) int {
+	if end := scanLiteral(b, i, "null"); end >= 0 {
+		return end
+	}
+	if i >= len(b) || b[i] != '{' {
+		return -1
+	}
+	c.hasUsage = true
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1
+	}
+	seen := 0
+	for {
+		key, end := scanKey(b, i)
+		if end < 0 {
+			return -1
+		}
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return -1
+		}
+		i = skipWS(b, i+1)
+		bit := 0
+		switch string(key) {
+		case "prompt_tokens":
+			bit = 1
+			i, c.promptTokens = scanInt(b, i)
+		case "completion_tokens":
+			bit = 2
+			i, c.completionTokens = scanInt(b, i)
+		default:
+			if mayFold(key, "prompt_tokens", "completion_tokens") {
+				return -1
+			}
+			i = skipValue(b, i, 2)
+		}
+		if i < 0 || seen&bit != 0 {
+			return -1
+		}
+		seen |= bit
+		i = skipWS(b, i)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			return i + 1
+		}
+		return -1
+	}
+}

@@ -1,0 +1,340 @@
+package workload
+
+import (
+	"cmp"
+	"maps"
+	"math"
+	"slices"
+	"sync"
+	"time"
+)
+
+// SLO holds per-request service-level objectives for goodput, as vLLM's
+// --goodput. A zero field is not set.
+type SLO struct {
+	TTFT time.Duration
+	// TPOT counts as zero for a request with at most one output token.
+	TPOT time.Duration
+	// ITL is compared with a request's largest gap between token events;
+	// vLLM has no ITL objective, and the largest gap is the one a user
+	// notices as a stall.
+	ITL  time.Duration
+	E2EL time.Duration
+}
+
+func (s SLO) set() bool { return s.TTFT > 0 || s.TPOT > 0 || s.ITL > 0 || s.E2EL > 0 }
+
+// Summary accumulates the Records of one measured window and computes
+// exact statistics from every stored sample when closed. It is safe for
+// concurrent use.
+type Summary struct {
+	mu          sync.Mutex
+	percentiles []float64
+	slo         SLO
+
+	completed, failed, good int
+	inputTokens, outputTok  int
+	ttft, tpot, e2el        []time.Duration
+	itl                     []time.Duration // pooled gaps, in Add order
+	reqs                    []span          // successful requests, for peaks
+	sources                 map[TokenSource]int
+	errors                  map[string]int
+}
+
+// span is what the peak statistics need of a successful request; its gaps
+// are itl[gapsFrom : gapsFrom+gapsLen].
+type span struct {
+	start, ttft, e2el time.Duration
+	gapsFrom, gapsLen int
+}
+
+// defaultPercentiles are reported when NewSummary is given none.
+var defaultPercentiles = []float64{50, 90, 99}
+
+// NewSummary returns an empty Summary reporting the given percentiles (nil
+// or empty means 50, 90 and 99; values are clamped to [0, 100]) and judging
+// goodput against slo. The zero Summary is also ready to use, with the
+// default percentiles and no SLO.
+func NewSummary(percentiles []float64, slo SLO) *Summary {
+	if len(percentiles) == 0 {
+		percentiles = defaultPercentiles
+	}
+	ps := make([]float64, len(percentiles))
+	for i, p := range percentiles {
+		ps[i] = min(max(p, 0), 100)
+	}
+	return &Summary{percentiles: ps, slo: slo}
+}
+
+// Add counts one Record. Warm-up records are ignored. A failed record is
+// counted and its error tallied, but it contributes to no distribution or
+// token total, as in vLLM.
+func (s *Summary) Add(r Record) {
+	if r.Warmup {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sources == nil {
+		s.sources = map[TokenSource]int{}
+		s.errors = map[string]int{}
+	}
+	if !r.OK() {
+		s.failed++
+		s.errors[r.Err]++
+		return
+	}
+	s.completed++
+	s.inputTokens += r.PromptTokens
+	s.outputTok += r.OutputTokens
+	s.sources[r.TokenSource]++
+	s.ttft = append(s.ttft, r.TTFT)
+	s.e2el = append(s.e2el, r.E2EL)
+	tpot, ok := r.TPOT()
+	if ok {
+		s.tpot = append(s.tpot, tpot)
+	}
+	s.reqs = append(s.reqs, span{start: r.Start, ttft: r.TTFT, e2el: r.E2EL, gapsFrom: len(s.itl), gapsLen: len(r.Gaps)})
+	s.itl = append(s.itl, r.Gaps...)
+	if s.slo.set() && s.isGood(r, tpot) {
+		s.good++
+	}
+}
+
+// isGood applies every set objective, inclusively. tpot is zero for a
+// request with at most one output token.
+func (s *Summary) isGood(r Record, tpot time.Duration) bool {
+	if s.slo.TTFT > 0 && r.TTFT > s.slo.TTFT {
+		return false
+	}
+	if s.slo.TPOT > 0 && tpot > s.slo.TPOT {
+		return false
+	}
+	if s.slo.E2EL > 0 && r.E2EL > s.slo.E2EL {
+		return false
+	}
+	if s.slo.ITL > 0 {
+		for _, g := range r.Gaps {
+			if g > s.slo.ITL {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Percentile is one requested percentile of a Distribution.
+type Percentile struct {
+	P     float64
+	Value time.Duration
+}
+
+// Distribution summarizes one metric's samples. Std is the population
+// standard deviation and percentiles interpolate linearly between closest
+// ranks, both as numpy computes them. With no samples every value is zero
+// and Count is 0.
+type Distribution struct {
+	Mean, Median, Std time.Duration
+	Percentiles       []Percentile
+	Count             int
+}
+
+// ErrorCount is one distinct failure message and how many requests failed
+// with it.
+type ErrorCount struct {
+	Message string
+	Count   int
+}
+
+// Stats are the results of one measured window, with vLLM's definitions.
+// Only successful requests enter distributions, token totals and
+// throughputs; failed ones are counted in Failed and Errors.
+type Stats struct {
+	Completed, Failed int
+	// Duration is the window's duration, every throughput's denominator.
+	Duration          time.Duration
+	TotalInputTokens  int
+	TotalOutputTokens int
+	// RequestThroughput, OutputThroughput and TotalTokenThroughput are per
+	// second of Duration; the last adds prompt tokens once per request,
+	// prefix-cache hits or not.
+	RequestThroughput    float64
+	OutputThroughput     float64
+	TotalTokenThroughput float64
+	// HasSLO reports whether any objective was set; RequestGoodput and
+	// GoodPercent are zero without one.
+	HasSLO bool
+	// RequestGoodput is good requests per second of Duration.
+	RequestGoodput float64
+	// GoodPercent is the share of all measured requests, failed ones
+	// included, that were good, in percent.
+	GoodPercent float64
+	// TPOT has one sample per request with more than one output token;
+	// ITL pools the gaps of all successful requests, one per chunk.
+	TTFT, TPOT, ITL, E2EL Distribution
+	// MaxConcurrency is the exact peak overlap of the successful requests'
+	// [Start, Start+E2EL) intervals.
+	MaxConcurrency int
+	// PeakOutputThroughput is vLLM's max_output_tokens_per_s: token events
+	// (one token each) placed at Start+TTFT and then by successive gaps,
+	// counted in 1-s bins from the earliest start; the fullest bin.
+	PeakOutputThroughput float64
+	// TokenSources counts successful requests by where their output token
+	// count came from.
+	TokenSources map[TokenSource]int
+	// Errors lists distinct failure messages, most frequent first.
+	Errors []ErrorCount
+}
+
+// Close computes Stats over everything added so far; d is the measured
+// window's duration (Window.Duration). A Summary may be closed more than
+// once and added to in between.
+func (s *Summary) Close(d time.Duration) Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{
+		Completed:            s.completed,
+		Failed:               s.failed,
+		Duration:             d,
+		TotalInputTokens:     s.inputTokens,
+		TotalOutputTokens:    s.outputTok,
+		HasSLO:               s.slo.set(),
+		MaxConcurrency:       maxOverlap(s.reqs),
+		PeakOutputThroughput: peakTokensPerSecond(s.reqs, s.itl),
+		TokenSources:         map[TokenSource]int{},
+	}
+	maps.Copy(st.TokenSources, s.sources)
+	if secs := d.Seconds(); secs > 0 {
+		st.RequestThroughput = float64(s.completed) / secs
+		st.OutputThroughput = float64(s.outputTok) / secs
+		st.TotalTokenThroughput = float64(s.inputTokens+s.outputTok) / secs
+		if st.HasSLO {
+			st.RequestGoodput = float64(s.good) / secs
+		}
+	}
+	if n := s.completed + s.failed; st.HasSLO && n > 0 {
+		st.GoodPercent = 100 * float64(s.good) / float64(n)
+	}
+	ps := s.percentiles
+	if ps == nil {
+		ps = defaultPercentiles
+	}
+	st.TTFT = distribution(s.ttft, ps)
+	st.TPOT = distribution(s.tpot, ps)
+	st.E2EL = distribution(s.e2el, ps)
+	// The pooled gaps keep their order for peakTokensPerSecond, so they are
+	// sorted in a copy.
+	st.ITL = distribution(slices.Clone(s.itl), ps)
+	for msg, n := range s.errors {
+		st.Errors = append(st.Errors, ErrorCount{Message: msg, Count: n})
+	}
+	slices.SortFunc(st.Errors, func(a, b ErrorCount) int {
+		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Message, b.Message))
+	})
+	return st
+}
+
+// distribution sorts xs in place and summarizes it.
+func distribution(xs []time.Duration, percentiles []float64) Distribution {
+	d := Distribution{Count: len(xs), Percentiles: make([]Percentile, len(percentiles))}
+	for i, p := range percentiles {
+		d.Percentiles[i].P = p
+	}
+	if len(xs) == 0 {
+		return d
+	}
+	slices.Sort(xs)
+	var sum float64
+	for _, x := range xs {
+		sum += float64(x)
+	}
+	mean := sum / float64(len(xs))
+	var sq float64
+	for _, x := range xs {
+		dx := float64(x) - mean
+		sq += dx * dx
+	}
+	d.Mean = time.Duration(math.Round(mean))
+	d.Std = time.Duration(math.Round(math.Sqrt(sq / float64(len(xs)))))
+	d.Median = percentile(xs, 50)
+	for i, p := range percentiles {
+		d.Percentiles[i].Value = percentile(xs, p)
+	}
+	return d
+}
+
+// percentile is numpy.percentile's default ("linear") method on sorted,
+// non-empty xs: the value at rank p/100·(n−1), interpolated between the two
+// closest ranks.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	rank := p / 100 * float64(len(sorted)-1)
+	lo := int(math.Floor(rank))
+	hi := min(lo+1, len(sorted)-1)
+	frac := rank - float64(lo)
+	a, b := float64(sorted[lo]), float64(sorted[hi])
+	// numpy's _lerp, which interpolates from the nearer end.
+	v := a + (b-a)*frac
+	if frac >= 0.5 {
+		v = b - (b-a)*(1-frac)
+	}
+	return time.Duration(math.Round(v))
+}
+
+// maxOverlap is the largest number of [start, start+e2el) intervals that
+// share an instant. An interval ending where another starts does not
+// overlap it.
+func maxOverlap(reqs []span) int {
+	type edge struct {
+		at    time.Duration
+		delta int
+	}
+	edges := make([]edge, 0, 2*len(reqs))
+	for _, r := range reqs {
+		if r.e2el <= 0 {
+			continue
+		}
+		edges = append(edges, edge{r.start, +1}, edge{r.start + r.e2el, -1})
+	}
+	slices.SortFunc(edges, func(a, b edge) int {
+		return cmp.Or(cmp.Compare(a.at, b.at), cmp.Compare(a.delta, b.delta))
+	})
+	cur, peak := 0, 0
+	for _, e := range edges {
+		cur += e.delta
+		peak = max(peak, cur)
+	}
+	return peak
+}
+
+// peakTokensPerSecond follows vLLM's max_output_tokens_per_s.
+func peakTokensPerSecond(reqs []span, itl []time.Duration) float64 {
+	if len(reqs) == 0 {
+		return 0
+	}
+	origin := reqs[0].start
+	for _, r := range reqs[1:] {
+		origin = min(origin, r.start)
+	}
+	var bins []int
+	peak := 0
+	add := func(t time.Duration) {
+		b := int((t - origin) / time.Second)
+		if b < 0 {
+			return
+		}
+		if b >= len(bins) {
+			bins = append(bins, make([]int, b+1-len(bins))...)
+		}
+		bins[b]++
+		peak = max(peak, bins[b])
+	}
+	for _, r := range reqs {
+		t := r.start + r.ttft
+		add(t)
+		for _, g := range itl[r.gapsFrom : r.gapsFrom+r.gapsLen] {
+			t += g
+			add(t)
+		}
+	}
+	return float64(peak)
+}

@@ -1,0 +1,157 @@
+package lang
+
+import (
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+)
+
+// Scope holds the values of pods and servers known at one moment: from
+// state while planning, from providers while applying. A resource absent
+// from the scope evaluates as an unknown value of its type, shown in plans
+// as (known after apply). A Scope is safe for concurrent use.
+type Scope struct {
+	mu     sync.RWMutex
+	values map[Addr]cty.Value
+}
+
+// NewScope returns an empty scope.
+func NewScope() *Scope { return &Scope{values: map[Addr]cty.Value{}} }
+
+// Set records the value other blocks see for addr.
+func (s *Scope) Set(addr Addr, v cty.Value) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.values[addr] = v
+}
+
+// Get returns the value recorded for addr.
+func (s *Scope) Get(addr Addr) (cty.Value, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	v, ok := s.values[addr]
+	return v, ok
+}
+
+// Computed attributes of resources, which their providers set during
+// apply. Arguments a provider may fill in (a server's model or endpoint)
+// are arguments, not listed here.
+var (
+	podComputed    = map[string]cty.Type{"id": cty.String}
+	serverComputed = map[string]cty.Type{"id": cty.String}
+)
+
+// ObjectType returns the type of the value references to addr evaluate to.
+func (c *Config) ObjectType(addr Addr) cty.Type {
+	r := c.Resource(addr)
+	switch addr.Kind {
+	case KindPod:
+		return r.ObjectType(podComputed)
+	case KindServer:
+		return r.ObjectType(serverComputed)
+	default:
+		return r.ObjectType(nil)
+	}
+}
+
+// Object builds the value references to addr see: the attributes computed
+// by its provider where they are set, else its configuration. Attributes
+// neither has are null.
+func (c *Config) Object(addr Addr, config, computed cty.Value) cty.Value {
+	ty := c.ObjectType(addr)
+	attrs := map[string]cty.Value{}
+	for name, at := range ty.AttributeTypes() {
+		v := cty.NullVal(at)
+		if config != cty.NilVal && !config.IsNull() && config.IsKnown() && config.Type().IsObjectType() && config.Type().HasAttribute(name) {
+			v = config.GetAttr(name)
+		}
+		if computed != cty.NilVal && !computed.IsNull() && computed.Type().IsObjectType() && computed.Type().HasAttribute(name) {
+			if cv := computed.GetAttr(name); !cv.IsNull() {
+				v = cv
+			}
+		}
+		conv, err := convert.Convert(v, at)
+		if err != nil {
+			conv = cty.UnknownVal(at)
+		}
+		attrs[name] = conv
+	}
+	return cty.ObjectVal(attrs)
+}
+
+// evalContext builds the context for expressions with the given references:
+// every variable, the locals and resources referred to (locals evaluated on
+// the way), and the functions.
+func (c *Config) evalContext(refs []reference, s *Scope) (*hcl.EvalContext, hcl.Diagnostics) {
+	vars := make(map[string]cty.Value, len(c.Variables))
+	for name, v := range c.Variables {
+		vars[name] = v.Value
+	}
+	ctx := &hcl.EvalContext{
+		Variables: map[string]cty.Value{"var": cty.ObjectVal(vars)},
+		Functions: c.funcs,
+	}
+	pods := map[string]cty.Value{}
+	servers := map[string]cty.Value{}
+	locals := map[string]cty.Value{}
+	var diags hcl.Diagnostics
+	for _, ref := range refs {
+		switch ref.addr.Kind {
+		case KindPod, KindServer:
+			if c.Resource(ref.addr) == nil {
+				continue // reported by Load as an undeclared reference
+			}
+			v, ok := s.Get(ref.addr)
+			if !ok {
+				v = cty.UnknownVal(c.ObjectType(ref.addr))
+			}
+			if ref.addr.Kind == KindPod {
+				pods[ref.addr.Name] = v
+			} else {
+				servers[ref.addr.Name] = v
+			}
+		case KindLocal:
+			if _, done := locals[ref.addr.Name]; !done && c.Locals[ref.addr.Name] != nil {
+				v, d := c.evalLocal(ref.addr.Name, s)
+				diags = append(diags, d...)
+				locals[ref.addr.Name] = v
+			}
+		}
+	}
+	ctx.Variables["pod"] = cty.ObjectVal(pods)
+	ctx.Variables["server"] = cty.ObjectVal(servers)
+	ctx.Variables["local"] = cty.ObjectVal(locals)
+	return ctx, diags
+}
+
+// evalLocal evaluates a local value and, through evalContext, the locals it
+// refers to; Load has rejected cycles, so the recursion ends.
+func (c *Config) evalLocal(name string, s *Scope) (cty.Value, hcl.Diagnostics) {
+	l := c.Locals[name]
+	ctx, diags := c.evalContext(l.refs, s)
+	v, d := l.Expr.Value(ctx)
+	return v, append(diags, d...)
+}
+
+// Decode evaluates a pod, server or scenario against a scope.
+func (c *Config) Decode(addr Addr, s *Scope) (cty.Value, hcl.Diagnostics) {
+	r := c.Resource(addr)
+	if r == nil {
+		return cty.NilVal, hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Unknown resource", Detail: "The configuration declares no " + addr.String() + "."}}
+	}
+	return c.decode(r, s)
+}
+
+// EvalOutput evaluates an output against a scope.
+func (c *Config) EvalOutput(name string, s *Scope) (cty.Value, hcl.Diagnostics) {
+	o := c.Outputs[name]
+	ctx, diags := c.evalContext(o.refs, s)
+	v, d := o.Expr.Value(ctx)
+	diags = append(diags, d...)
+	if o.Sensitive {
+		v = v.Mark(Sensitive)
+	}
+	return v, diags
+}

@@ -1,0 +1,183 @@
+package lang
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hcldec"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// Server is a server block: an inference server placed on a pod, an
+// endpoint that already exists, or the built-in simulator.
+type Server struct {
+	Resource
+	// Engine is one of Engines, known once Load has succeeded.
+	Engine string
+	// Pod is the pod the server runs on, nil for an endpoint or the
+	// simulator.
+	Pod *Addr
+
+	podAttr *hcl.Attribute
+}
+
+// Engines are the values a server's engine argument may take.
+var Engines = []string{"vllm", "sglang", "openai", "simulated"}
+
+var simulateSpec = hcldec.ObjectSpec{
+	"ttft":               durationAttr("ttft", false),
+	"itl":                durationAttr("itl", false),
+	"jitter":             numberAttr("jitter", 0, 1),
+	"max_num_seqs":       intAttr("max_num_seqs", 1, false),
+	"itl_per_seq":        durationAttr("itl_per_seq", false),
+	"prefill_per_token":  durationAttr("prefill_per_token", false),
+	"seed":               intAttr("seed", 0, false),
+	"default_max_tokens": intAttr("default_max_tokens", 1, false),
+	"max_model_len":      intAttr("max_model_len", 1, false),
+}
+
+var serverSpec = hcldec.ObjectSpec{
+	"endpoint":          urlAttr("endpoint"),
+	"model":             attr("model", cty.String),
+	"served_model_name": attr("served_model_name", cty.String),
+	"api_key":           attr("api_key", cty.String),
+	"args":              attr("args", cty.List(cty.String)),
+	"env":               attr("env", cty.Map(cty.String)),
+	"image":             attr("image", cty.String),
+	"port":              intAttr("port", 1, false),
+	"price_per_hour":    numberAttr("price_per_hour", 0, 1e6),
+	"simulate":          block("simulate", false, simulateSpec),
+}
+
+func decodeServerBlock(b *hcl.Block) (*Server, hcl.Diagnostics) {
+	r, refAttrs, diags := newResource(KindServer, b, serverSpec, []string{"engine"}, []string{"pod"})
+	s := &Server{Resource: *r, podAttr: refAttrs["pod"]}
+	if s.podAttr != nil {
+		addr, d := referenceAttr(s.podAttr, KindPod)
+		diags = append(diags, d...)
+		s.Pod = addr
+	}
+	return s, diags
+}
+
+// referenceAttr reads an argument that must be a bare reference to a block
+// of a kind, such as pod = pod.h100.
+func referenceAttr(a *hcl.Attribute, kind Kind) (*Addr, hcl.Diagnostics) {
+	t, diags := hcl.AbsTraversalForExpr(a.Expr)
+	if !diags.HasErrors() && len(t) == 2 && t.RootName() == string(kind) {
+		if step, ok := t[1].(hcl.TraverseAttr); ok {
+			return &Addr{Kind: kind, Name: step.Name}, nil
+		}
+	}
+	return nil, hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid reference",
+		Detail:   fmt.Sprintf("The argument %q must name a %s block, as in %s = %s.NAME.", a.Name, kind, a.Name, kind),
+		Subject:  a.Expr.Range().Ptr(),
+	}}
+}
+
+func (c *Config) validateServer(s *Server) hcl.Diagnostics {
+	engine, rng, diags := c.staticString(&s.Resource, "engine")
+	if diags.HasErrors() {
+		return diags
+	}
+	if rng == nil {
+		return append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing required argument",
+			Detail:   fmt.Sprintf("A server needs an engine: %s.", quoteList(Engines)),
+			Subject:  s.DeclRange.Ptr(),
+		})
+	}
+	if err := checkEnum("engine", engine, Engines); err != nil {
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported engine", Detail: err.Error(), Subject: rng})
+	}
+	s.Engine = engine
+	_, d := c.decode(&s.Resource, NewScope())
+	diags = append(diags, d...)
+
+	notFor := func(name, why string) {
+		var subject hcl.Range
+		switch {
+		case name == "pod" && s.podAttr != nil:
+			subject = s.podAttr.Range
+		case s.hasAttr(name):
+			subject = s.attrRange(name)
+		default:
+			return
+		}
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Argument not valid for this engine",
+			Detail:   fmt.Sprintf("A %s server does not take %q: %s.", engine, name, why),
+			Subject:  &subject,
+		})
+	}
+	missing := func(detail string) {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing required argument",
+			Detail:   detail,
+			Subject:  s.DeclRange.Ptr(),
+		})
+	}
+	if engine != "simulated" && s.simulateBlock() != nil {
+		rng := s.simulateBlock().DefRange
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Block not valid for this engine",
+			Detail:   fmt.Sprintf("A simulate block sets the timing of the built-in simulator; a %s server has none. Remove it, or set engine = \"simulated\".", engine),
+			Subject:  &rng,
+		})
+	}
+	switch engine {
+	case "simulated":
+		notFor("pod", "the simulator runs inside benchform")
+		notFor("endpoint", "the simulator listens on an address of its own")
+		for _, name := range []string{"args", "env", "image", "served_model_name", "port"} {
+			notFor(name, "the simulator is not a process with a command line")
+		}
+	case "openai":
+		notFor("pod", "it talks to an endpoint that already runs; use engine \"vllm\" or \"sglang\" to start a server on a pod")
+		if !s.hasAttr("endpoint") {
+			missing("An openai server talks to an endpoint that already runs: set endpoint, for example endpoint = \"http://localhost:8000\".")
+		}
+	case "vllm", "sglang":
+		onPod := s.podAttr != nil
+		switch {
+		case !onPod && !s.hasAttr("endpoint"):
+			missing(fmt.Sprintf("A %s server runs on a pod (pod = pod.NAME) or already runs at an endpoint (endpoint = \"http://localhost:8000\").", engine))
+		case onPod && s.hasAttr("endpoint"):
+			notFor("endpoint", "a server on a pod gets its endpoint from the pod")
+		case onPod && !s.hasAttr("model"):
+			missing(fmt.Sprintf("A %s server started on a pod needs the model to serve, such as model = \"Qwen/Qwen2.5-7B-Instruct\".", engine))
+		}
+	}
+	return diags
+}
+
+func (s *Server) simulateBlock() *hcl.Block {
+	content, _, _ := s.body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "simulate"}}})
+	if content == nil || len(content.Blocks) == 0 {
+		return nil
+	}
+	return content.Blocks[0]
+}
+
+// ProviderName returns the provider that manages the server: the pod's for
+// a server on a pod, "openai" for an endpoint, "simulated" for the
+// simulator. It needs a loaded configuration.
+func (c *Config) ServerProvider(s *Server) string {
+	switch {
+	case s.Engine == "simulated":
+		return "simulated"
+	case s.Pod != nil:
+		if p := c.Pods[s.Pod.Name]; p != nil {
+			return p.Provider
+		}
+		return ""
+	default:
+		return "openai"
+	}
+}

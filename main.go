@@ -1,0 +1,254 @@
+// Command benchform benchmarks LLM inference servers from a declarative
+// configuration: plan what changes, apply it (rent pods, start servers, run
+// measured streaming workloads), and destroy what was made.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"golang.org/x/term"
+
+	"github.com/benchform/benchform/executor/report"
+	"github.com/benchform/benchform/lang"
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitChanges = 2 // plan -detailed-exitcode: the plan has changes
+	exitFormat  = 3 // fmt -check: a file is not formatted
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `Usage: benchform [-chdir=DIR] COMMAND [options] [args]
+
+Commands:
+  validate [DIR]          check the configuration
+  fmt [DIR]               rewrite configuration files in canonical style
+  plan [DIR]              show what apply would do
+  apply [DIR|PLAN]        create what the configuration declares and run its scenarios
+  destroy [DIR]           destroy everything recorded in state
+  show                    show the state and the latest results
+  state list|show|rm      inspect or edit the state
+  runs [SCENARIO]         list scenario runs
+  results [RUN]           show a run's results as a table, CSV or JSON
+  compare RUN_A RUN_B     compare two runs step by step
+  simulate                run the built-in simulated server on its own
+  version                 print the version
+
+Run "benchform COMMAND -h" for the options of a command.
+`
+
+// cli carries what every command needs: its streams and global options.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	statePath      string // -state given before the command; "" when not
+}
+
+// run is the whole program behind main, callable from tests: it parses
+// args, runs a command and returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		name, value, hasValue := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
+		switch name {
+		case "h", "help":
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		case "version":
+			fmt.Fprintf(stdout, "benchform %s\n", version)
+			return exitOK
+		case "chdir", "state":
+			if !hasValue {
+				if len(args) < 2 {
+					fmt.Fprintf(stderr, "Error: -%s needs a value\n", name)
+					return exitError
+				}
+				value, args = args[1], args[1:]
+			}
+			if name == "chdir" {
+				if err := os.Chdir(value); err != nil {
+					fmt.Fprintf(stderr, "Error: -chdir: %s\n", err)
+					return exitError
+				}
+			} else {
+				c.statePath = value
+			}
+		default:
+			fmt.Fprintf(stderr, "Error: unknown global option %s\n\n%s", args[0], usage)
+			return exitError
+		}
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitError
+	}
+	cmd, rest := args[0], args[1:]
+	commands := map[string]func([]string) int{
+		"validate": c.validate,
+		"fmt":      c.fmt,
+		"plan":     c.plan,
+		"apply":    c.apply,
+		"destroy":  c.destroy,
+		"show":     c.show,
+		"state":    c.state,
+		"runs":     c.runs,
+		"results":  c.results,
+		"compare":  c.compare,
+		"simulate": c.simulate,
+		"version": func([]string) int {
+			fmt.Fprintf(stdout, "benchform %s\n", version)
+			return exitOK
+		},
+		"help": func([]string) int {
+			fmt.Fprint(stdout, usage)
+			return exitOK
+		},
+	}
+	fn, ok := commands[cmd]
+	if !ok {
+		fmt.Fprintf(stderr, "Error: unknown command %q\n\n%s", cmd, usage)
+		return exitError
+	}
+	return fn(rest)
+}
+
+// newFlagSet returns a flag set that reports errors to the command's
+// standard error instead of exiting.
+func (c *cli) newFlagSet(name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(c.stderr, "Usage: benchform %s\n\nOptions:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parseArgs parses flags that may come before, between or after
+// positional arguments ("results 3 -format json"), which the flag package
+// alone does not allow.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return positional, nil
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+// errorf prints an error with no place in a file.
+func (c *cli) errorf(format string, args ...any) int {
+	fmt.Fprintf(c.stderr, "Error: "+format+"\n", args...)
+	return exitError
+}
+
+// printDiags prints diagnostics to standard error and reports whether any
+// is an error.
+func (c *cli) printDiags(files map[string]*hcl.File, diags hcl.Diagnostics) bool {
+	if len(diags) == 0 {
+		return false
+	}
+	if err := report.Diagnostics(c.stderr, files, diags, c.width()); err != nil {
+		fmt.Fprintf(c.stderr, "Error: %s\n", err)
+	}
+	return diags.HasErrors()
+}
+
+// width is the terminal's width for wrapping diagnostics, or a fixed
+// width when standard error is not a terminal, so output is stable in logs.
+func (c *cli) width() uint {
+	if f, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 20 {
+			return uint(w - 1)
+		}
+	}
+	return 78
+}
+
+func (c *cli) stderrIsTerminal() bool {
+	f, ok := c.stderr.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// stateFile returns the state path: -state when given, else benchform.db
+// in the configuration directory.
+func (c *cli) stateFile(flagValue, dir string) string {
+	switch {
+	case flagValue != "":
+		return flagValue
+	case c.statePath != "":
+		return c.statePath
+	default:
+		return filepath.Join(dir, "benchform.db")
+	}
+}
+
+// loadConfig loads a configuration directory and prints its diagnostics.
+// It returns nil when there are errors.
+func (c *cli) loadConfig(dir string, opts lang.LoadOptions) *lang.Config {
+	cfg, diags := lang.Load(dir, opts)
+	if c.printDiags(cfg.Files(), diags) {
+		return nil
+	}
+	return cfg
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// varFlags collects -var and -var-file in the order given, since a later
+// one wins.
+type varFlags struct {
+	args []lang.VarArg
+}
+
+func (v *varFlags) register(fs *flag.FlagSet) {
+	fs.Func("var", "set a variable: -var name=value (repeatable)", func(s string) error {
+		v.args = append(v.args, lang.VarArg{Assignment: s})
+		return nil
+	})
+	fs.Func("var-file", "set variables from an HCL file of name = value lines (repeatable)", func(s string) error {
+		v.args = append(v.args, lang.VarArg{File: s})
+		return nil
+	})
+}
+
+// addrList parses -target and -replace values.
+func addrList(values []string) ([]lang.Addr, error) {
+	var out []lang.Addr
+	var errs []error
+	for _, v := range values {
+		a, err := lang.ParseAddr(v)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, errors.Join(errs...)
+}

@@ -1,0 +1,496 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/tw"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
+
+	"github.com/benchform/benchform/executor"
+	"github.com/benchform/benchform/executor/report"
+	"github.com/benchform/benchform/lang"
+	"github.com/benchform/benchform/state"
+)
+
+// printRuns prints the results table of each run an apply started.
+func (c *cli) printRuns(store *state.Store, runs []executor.RunRef) {
+	for _, r := range runs {
+		rr, err := loadRun(store, r.ID)
+		if err != nil {
+			c.errorf("%s", err)
+			continue
+		}
+		fmt.Fprintln(c.stdout)
+		if err := report.ResultsTable(c.stdout, rr); err != nil {
+			c.errorf("%s", err)
+		}
+	}
+}
+
+func (c *cli) printOutputs(r *executor.Result) {
+	if len(r.Outputs) == 0 {
+		return
+	}
+	names := make([]string, 0, len(r.Outputs))
+	for n := range r.Outputs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintln(c.stdout, "\nOutputs:")
+	for _, n := range names {
+		v := r.Outputs[n]
+		fmt.Fprintf(c.stdout, "  %s = %s\n", n, report.FormatValue(v, 2))
+	}
+}
+
+// loadRun reads a run, its steps and their summaries from state.
+func loadRun(store *state.Store, id int64) (report.Run, error) {
+	r, err := store.Run(id)
+	if err != nil {
+		return report.Run{}, err
+	}
+	out := report.Run{ID: r.ID, Scenario: r.Scenario, Status: r.Status, Started: r.StartedAt, Finished: r.FinishedAt, Error: r.Error}
+	var spec struct {
+		Dataset string `json:"dataset_note"`
+	}
+	if len(r.Spec) > 0 && json.Unmarshal(r.Spec, &spec) == nil {
+		out.Note = spec.Dataset
+	}
+	steps, err := store.Steps(id)
+	if err != nil {
+		return report.Run{}, err
+	}
+	for _, s := range steps {
+		if len(s.Summary) == 0 {
+			continue // a step that was cut off before it had a summary
+		}
+		var sum executor.StepSummary
+		if err := json.Unmarshal(s.Summary, &sum); err != nil {
+			return report.Run{}, fmt.Errorf("run %d step %d: corrupt summary: %w", id, s.Index, err)
+		}
+		out.Steps = append(out.Steps, sum)
+	}
+	return out, nil
+}
+
+// openState opens the state file for a command that only reads it.
+func (c *cli) openState(flagValue string) (*state.Store, bool) {
+	store, err := state.Open(c.stateFile(flagValue, "."))
+	if err != nil {
+		c.errorf("%s", err)
+		return nil, false
+	}
+	return store, true
+}
+
+func (c *cli) show(args []string) int {
+	fs := c.newFlagSet("show", "show [options]")
+	stateFlag := fs.String("state", "", "state file (default: benchform.db)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if _, err := parseArgs(fs, args); err != nil {
+		return flagExit(err)
+	}
+	store, ok := c.openState(*stateFlag)
+	if !ok {
+		return exitError
+	}
+	defer store.Close()
+	rows, err := store.Resources()
+	if err != nil {
+		return c.errorf("%s", err)
+	}
+	outputs, err := store.Outputs()
+	if err != nil {
+		return c.errorf("%s", err)
+	}
+	var latest []report.Run
+	for _, row := range rows {
+		if row.Kind != string(lang.KindScenario) {
+			continue
+		}
+		if r, found, err := store.LatestRun(row.Address); err != nil {
+			return c.errorf("%s", err)
+		} else if found {
+			rr, err := loadRun(store, r.ID)
+			if err != nil {
+				return c.errorf("%s", err)
+			}
+			latest = append(latest, rr)
+		}
+	}
+
+	if *asJSON {
+		return c.showJSON(rows, outputs, latest)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(c.stdout, "The state is empty.")
+		return exitOK
+	}
+	for _, row := range rows {
+		c.writeResource(row)
+	}
+	if len(outputs) > 0 {
+		fmt.Fprintln(c.stdout, "Outputs:")
+		for _, name := range sortedKeys(outputs) {
+			fmt.Fprintf(c.stdout, "  %s = %s\n", name, storedOutput(outputs[name]))
+		}
+		fmt.Fprintln(c.stdout)
+	}
+	for _, r := range latest {
+		if err := report.ResultsTable(c.stdout, r); err != nil {
+			return c.errorf("%s", err)
+		}
+		fmt.Fprintln(c.stdout)
+	}
+	return exitOK
+}
+
+// storedOutput renders an output as stored: its value as JSON, or a mark
+// that it is sensitive.
+func storedOutput(b []byte) string {
+	var o struct {
+		Value     json.RawMessage `json:"value"`
+		Sensitive bool            `json:"sensitive"`
+	}
+	if json.Unmarshal(b, &o) != nil {
+		return "(unreadable)"
+	}
+	if o.Sensitive {
+		return "(sensitive value)"
+	}
+	return string(o.Value)
+}
+
+func (c *cli) writeResource(row state.Resource) {
+	fmt.Fprintf(c.stdout, "# %s", row.Address)
+	if row.Status != state.StatusReady {
+		fmt.Fprintf(c.stdout, " (%s)", row.Status)
+	}
+	fmt.Fprintln(c.stdout, ":")
+	if row.Provider != "" {
+		fmt.Fprintf(c.stdout, "  provider    = %q\n", row.Provider)
+	}
+	if row.ProviderID != "" {
+		fmt.Fprintf(c.stdout, "  provider_id = %q\n", row.ProviderID)
+	}
+	if row.Name != "" {
+		fmt.Fprintf(c.stdout, "  name        = %q\n", row.Name)
+	}
+	fmt.Fprintf(c.stdout, "  attributes  = %s\n\n", attributesText(row.Attributes))
+}
+
+// attributesText renders stored attributes as indented JSON, without the
+// type information they are stored with.
+func attributesText(b []byte) string {
+	var sv ctyjson.SimpleJSONValue
+	if len(b) == 0 || json.Unmarshal(b, &sv) != nil {
+		return "{}"
+	}
+	plain, err := ctyjson.Marshal(sv.Value, sv.Value.Type())
+	if err != nil {
+		return "{}"
+	}
+	var v any
+	_ = json.Unmarshal(plain, &v)
+	v = dropNulls(v)
+	out, _ := json.MarshalIndent(v, "  ", "  ")
+	return string(out)
+}
+
+func dropNulls(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if e == nil {
+				delete(x, k)
+			} else {
+				x[k] = dropNulls(e)
+			}
+		}
+	case []any:
+		for i := range x {
+			x[i] = dropNulls(x[i])
+		}
+	}
+	return v
+}
+
+func (c *cli) showJSON(rows []state.Resource, outputs map[string][]byte, latest []report.Run) int {
+	type resourceJSON struct {
+		Address    string          `json:"address"`
+		Kind       string          `json:"kind"`
+		Provider   string          `json:"provider,omitempty"`
+		ProviderID string          `json:"provider_id,omitempty"`
+		Name       string          `json:"name,omitempty"`
+		Status     string          `json:"status"`
+		Attributes json.RawMessage `json:"attributes"`
+	}
+	res := make([]resourceJSON, 0, len(rows))
+	for _, r := range rows {
+		res = append(res, resourceJSON{r.Address, r.Kind, r.Provider, r.ProviderID, r.Name, r.Status, json.RawMessage(attributesText(r.Attributes))})
+	}
+	outs := map[string]json.RawMessage{}
+	for k, v := range outputs {
+		outs[k] = json.RawMessage(v)
+	}
+	var buf strings.Builder
+	if err := report.ResultsJSON(&buf, latest); err != nil {
+		return c.errorf("%s", err)
+	}
+	results := json.RawMessage(buf.String())
+	if len(latest) == 0 {
+		results = json.RawMessage("[]")
+	} else if len(latest) == 1 {
+		results = json.RawMessage("[" + buf.String() + "]")
+	}
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(map[string]any{"resources": res, "outputs": outs, "latest_results": results}); err != nil {
+		return c.errorf("%s", err)
+	}
+	return exitOK
+}
+
+func (c *cli) state(args []string) int {
+	if len(args) == 0 {
+		return c.errorf("state needs a subcommand: list, show ADDR or rm ADDR")
+	}
+	sub, args := args[0], args[1:]
+	fs := c.newFlagSet("state "+sub, "state list|show ADDR|rm ADDR [options]")
+	stateFlag := fs.String("state", "", "state file (default: benchform.db)")
+	lockTimeout := fs.Duration("lock-timeout", 0, "wait this long for the state lock (rm only)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	store, ok := c.openState(*stateFlag)
+	if !ok {
+		return exitError
+	}
+	defer store.Close()
+	switch sub {
+	case "list":
+		rows, err := store.Resources()
+		if err != nil {
+			return c.errorf("%s", err)
+		}
+		for _, r := range rows {
+			fmt.Fprintln(c.stdout, r.Address)
+		}
+		return exitOK
+	case "show":
+		if len(pos) != 1 {
+			return c.errorf("state show takes one address, such as server.sim")
+		}
+		row, found, err := store.Resource(pos[0])
+		if err != nil {
+			return c.errorf("%s", err)
+		}
+		if !found {
+			return c.errorf("the state holds no %s", pos[0])
+		}
+		c.writeResource(row)
+		return exitOK
+	case "rm":
+		if len(pos) == 0 {
+			return c.errorf("state rm takes the addresses to forget")
+		}
+		lock, err := store.Lock(context.Background(), "state rm", *lockTimeout)
+		if err != nil {
+			return c.errorf("%s", err)
+		}
+		defer lock.Unlock()
+		for _, addr := range pos {
+			row, found, err := store.Resource(addr)
+			if err != nil {
+				return c.errorf("%s", err)
+			}
+			if !found {
+				return c.errorf("the state holds no %s", addr)
+			}
+			if err := store.DeleteResource(addr); err != nil {
+				return c.errorf("%s", err)
+			}
+			fmt.Fprintf(c.stdout, "Removed %s from state.", addr)
+			if row.Kind == string(lang.KindPod) && row.ProviderID != "" {
+				fmt.Fprintf(c.stdout, " The %s object %s still exists and is no longer managed by benchform.", row.Provider, row.ProviderID)
+			}
+			fmt.Fprintln(c.stdout)
+		}
+		return exitOK
+	default:
+		return c.errorf("unknown state subcommand %q: use list, show or rm", sub)
+	}
+}
+
+func (c *cli) runs(args []string) int {
+	fs := c.newFlagSet("runs", "runs [SCENARIO] [options]")
+	stateFlag := fs.String("state", "", "state file (default: benchform.db)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	scenario := ""
+	if len(pos) > 0 {
+		scenario = pos[0]
+		if !strings.Contains(scenario, ".") {
+			scenario = "scenario." + scenario
+		}
+	}
+	store, ok := c.openState(*stateFlag)
+	if !ok {
+		return exitError
+	}
+	defer store.Close()
+	runs, err := store.Runs(scenario)
+	if err != nil {
+		return c.errorf("%s", err)
+	}
+	if len(runs) == 0 {
+		fmt.Fprintln(c.stdout, "No runs recorded.")
+		return exitOK
+	}
+	table := tablewriter.NewTable(c.stdout, tablewriter.WithHeaderAutoFormat(tw.Off))
+	table.Header("run", "scenario", "status", "started", "duration", "steps", "error")
+	for _, r := range runs {
+		steps, err := store.Steps(r.ID)
+		if err != nil {
+			return c.errorf("%s", err)
+		}
+		duration := "-"
+		if !r.FinishedAt.IsZero() {
+			duration = r.FinishedAt.Sub(r.StartedAt).Round(100 * time.Millisecond).String()
+		}
+		errText := r.Error
+		if len(errText) > 60 {
+			errText = errText[:57] + "..."
+		}
+		if err := table.Append([]string{strconv.FormatInt(r.ID, 10), r.Scenario, r.Status, r.StartedAt.Local().Format("2006-01-02 15:04:05"), duration, strconv.Itoa(len(steps)), errText}); err != nil {
+			return c.errorf("%s", err)
+		}
+	}
+	if err := table.Render(); err != nil {
+		return c.errorf("%s", err)
+	}
+	return exitOK
+}
+
+func (c *cli) results(args []string) int {
+	fs := c.newFlagSet("results", "results [RUN] [options]")
+	stateFlag := fs.String("state", "", "state file (default: benchform.db)")
+	format := fs.String("format", "table", "table, csv or json")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if *format != "table" && *format != "csv" && *format != "json" {
+		return c.errorf("-format must be table, csv or json, not %q", *format)
+	}
+	store, ok := c.openState(*stateFlag)
+	if !ok {
+		return exitError
+	}
+	defer store.Close()
+
+	var ids []int64
+	if len(pos) == 0 {
+		all, err := store.Runs("")
+		if err != nil {
+			return c.errorf("%s", err)
+		}
+		if len(all) == 0 {
+			return c.errorf("no runs recorded in %s", store.Path())
+		}
+		ids = append(ids, all[0].ID)
+	}
+	for _, p := range pos {
+		id, err := strconv.ParseInt(strings.TrimPrefix(p, "#"), 10, 64)
+		if err != nil {
+			return c.errorf("%q is not a run number; see benchform runs", p)
+		}
+		ids = append(ids, id)
+	}
+	var runs []report.Run
+	for _, id := range ids {
+		r, err := loadRun(store, id)
+		if err != nil {
+			return c.errorf("%s", err)
+		}
+		runs = append(runs, r)
+	}
+	switch *format {
+	case "json":
+		err = report.ResultsJSON(c.stdout, runs)
+	case "csv":
+		err = report.ResultsCSV(c.stdout, runs)
+	default:
+		for i, r := range runs {
+			if i > 0 {
+				fmt.Fprintln(c.stdout)
+			}
+			if err = report.ResultsTable(c.stdout, r); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return c.errorf("%s", err)
+	}
+	return exitOK
+}
+
+func (c *cli) compare(args []string) int {
+	fs := c.newFlagSet("compare", "compare RUN_A RUN_B [options]")
+	stateFlag := fs.String("state", "", "state file (default: benchform.db)")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) != 2 {
+		return c.errorf("compare takes two run numbers; see benchform runs")
+	}
+	store, ok := c.openState(*stateFlag)
+	if !ok {
+		return exitError
+	}
+	defer store.Close()
+	var runs [2]report.Run
+	for i, p := range pos {
+		id, err := strconv.ParseInt(strings.TrimPrefix(p, "#"), 10, 64)
+		if err != nil {
+			return c.errorf("%q is not a run number; see benchform runs", p)
+		}
+		if runs[i], err = loadRun(store, id); err != nil {
+			return c.errorf("%s", err)
+		}
+	}
+	if err := report.Compare(c.stdout, runs[0], runs[1]); err != nil {
+		return c.errorf("%s", err)
+	}
+	return exitOK
+}
+
+func flagExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	return exitError
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

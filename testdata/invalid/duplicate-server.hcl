@@ -1,0 +1,7 @@
+server "sim" {
+  engine = "simulated"
+}
+
+server "sim" { # ERROR: Duplicate server block
+  engine = "simulated"
+}

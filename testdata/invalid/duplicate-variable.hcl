@@ -1,0 +1,7 @@
+variable "model" {
+  default = "a"
+}
+
+variable "model" { # ERROR: Duplicate variable block
+  default = "b"
+}

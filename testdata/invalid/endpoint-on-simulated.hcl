@@ -1,0 +1,4 @@
+server "sim" {
+  engine   = "simulated"
+  endpoint = "http://localhost:8000" # ERROR: Argument not valid for this engine
+}

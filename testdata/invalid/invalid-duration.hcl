@@ -1,0 +1,6 @@
+server "sim" {
+  engine = "simulated"
+  simulate {
+    ttft = "5 ms" # ERROR: Invalid value for "ttft"
+  }
+}

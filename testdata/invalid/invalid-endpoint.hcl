@@ -1,0 +1,4 @@
+server "api" {
+  engine   = "openai"
+  endpoint = "localhost:8000" # ERROR: Invalid value for "endpoint"
+}

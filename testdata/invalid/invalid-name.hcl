@@ -1,0 +1,3 @@
+server "my server" { # ERROR: Invalid name
+  engine = "simulated"
+}

@@ -1,0 +1,4 @@
+server "sim" {
+  engine = "simulated"
+  model  = model.name # ERROR: Invalid reference
+}

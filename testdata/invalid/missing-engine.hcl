@@ -1,0 +1,3 @@
+server "sim" { # ERROR: Missing required argument
+  model = "m"
+}

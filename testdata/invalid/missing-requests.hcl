@@ -1,0 +1,13 @@
+server "sim" {
+  engine = "simulated"
+}
+
+scenario "chat" {
+  server = server.sim
+  dataset {
+    kind = "synthetic"
+  }
+  load { # ERROR: Missing required argument
+    concurrency = [1]
+  }
+}

@@ -1,0 +1,4 @@
+server "api" { # ERROR: Missing required argument
+  engine = "openai"
+  model  = "gpt"
+}

@@ -1,0 +1,3 @@
+pod "gpu" {
+  provider = "lambda" # ERROR: Unsupported provider
+}

@@ -1,0 +1,14 @@
+server "sim" {
+  engine = "simulated"
+}
+
+scenario "chat" {
+  server = server.sim
+  dataset { # ERROR: Missing required argument
+    kind = "prompts"
+  }
+  load {
+    concurrency = [1]
+    requests    = 10
+  }
+}

@@ -1,0 +1,3 @@
+output "x" {
+  value = scenario.chat # ERROR: Invalid reference
+}

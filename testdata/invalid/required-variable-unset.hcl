@@ -1,0 +1,3 @@
+variable "model" { # ERROR: No value for required variable
+  type = string
+}

@@ -1,0 +1,3 @@
+server "sim" {
+  engine = = "simulated" # ERROR: Invalid expression
+}

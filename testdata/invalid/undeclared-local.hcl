@@ -1,0 +1,4 @@
+server "sim" {
+  engine = "simulated"
+  model  = local.model # ERROR: Reference to undeclared local value
+}

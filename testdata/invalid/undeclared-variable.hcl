@@ -1,0 +1,4 @@
+server "sim" {
+  engine = "simulated"
+  model  = var.model # ERROR: Reference to undeclared input variable
+}

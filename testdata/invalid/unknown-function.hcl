@@ -1,0 +1,4 @@
+server "sim" {
+  engine = "simulated"
+  model  = upperr("m") # ERROR: Call to unknown function
+}

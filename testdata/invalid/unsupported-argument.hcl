@@ -1,0 +1,4 @@
+server "sim" {
+  engine = "simulated"
+  modle  = "m" # ERROR: Unsupported argument
+}

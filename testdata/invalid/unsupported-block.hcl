@@ -1,0 +1,2 @@
+resource "x" { # ERROR: Unsupported block type
+}

@@ -1,0 +1,3 @@
+server "tgi" {
+  engine = "tgi" # ERROR: Unsupported engine
+}

@@ -1,0 +1,4 @@
+variable "requests" {
+  type    = number
+  default = "lots" # ERROR: Invalid default value for variable
+}
