@@ -161,6 +161,7 @@ func (e *Executor) Plan(ctx context.Context) (*Plan, hcl.Diagnostics) {
 // refreshResult is the provider's current view of a stored object.
 type refreshResult struct {
 	prior     *providers.State // nil when the object no longer exists
+	stored    cty.Value        // the attributes state holds, decoded
 	drift     string
 	refreshed bool // prior differs from what is stored
 }
@@ -218,15 +219,7 @@ func (e *Executor) refreshOne(ctx context.Context, addr lang.Addr, row *state.Re
 		return refreshResult{}, err
 	}
 	prior := providers.State{ID: row.ProviderID, Name: row.Name, Attrs: attrs}
-	config := cty.NilVal
-	if e.opts.Config != nil && e.opts.Config.Resource(addr) != nil {
-		// Read may use the configuration (to find a pod by its image, say),
-		// but it is evaluated here without other resources' values.
-		if v, d := e.opts.Config.Decode(addr, lang.NewScope()); !d.HasErrors() {
-			config = unmark(v)
-		}
-	}
-	resp, err := p.Read(ctx, providers.ReadRequest{Addr: addr.String(), Kind: providers.Kind(addr.Kind), Prior: prior, Config: config})
+	resp, err := p.Read(ctx, providers.ReadRequest{Addr: addr.String(), Kind: providers.Kind(addr.Kind), Prior: prior})
 	if err != nil {
 		return refreshResult{}, err
 	}
@@ -238,15 +231,18 @@ func (e *Executor) refreshOne(ctx context.Context, addr lang.Addr, row *state.Re
 		return refreshResult{drift: drift, refreshed: true}, nil
 	}
 	got := resp.State
+	// A provider that found nothing new returns the prior attributes as
+	// they were, so an exact comparison suffices; a false "changed" costs
+	// one state write.
 	changed := got.ID != prior.ID || got.Name != prior.Name || !sameValue(got.Attrs, prior.Attrs)
-	return refreshResult{prior: &got, drift: resp.Drift, refreshed: changed}, nil
+	return refreshResult{prior: &got, stored: attrs, drift: resp.Drift, refreshed: changed}, nil
 }
 
 func sameValue(a, b cty.Value) bool {
 	if a == cty.NilVal || b == cty.NilVal {
 		return a == b
 	}
-	return valuesEqual(a, b)
+	return a.RawEquals(b)
 }
 
 // checkTargets makes sure every -target and -replace names a resource of
@@ -350,15 +346,8 @@ func (e *Executor) planResource(ctx context.Context, plan *Plan, addr lang.Addr,
 
 	ch := &Change{Addr: addr, Provider: provName, config: config, configHash: hashValue(config), row: row, Sensitive: sensitiveAttrs(config)}
 	rr, wasRefreshed := refreshed[addr]
-	if row != nil {
-		before, err := decodeValue(row.Attributes)
-		if err != nil {
-			return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Corrupt state", Detail: fmt.Sprintf("%s: %s", addr, err), Subject: decl})
-		}
-		ch.Before = before
-		if wasRefreshed {
-			ch.prior, ch.refreshed = rr.prior, rr.refreshed
-		}
+	if row != nil && wasRefreshed {
+		ch.Before, ch.prior, ch.refreshed = rr.stored, rr.prior, rr.refreshed
 	}
 
 	resp, err := p.Plan(ctx, providers.PlanRequest{Addr: addr.String(), Kind: providers.Kind(addr.Kind), Config: unmark(config), Prior: ch.prior})

@@ -92,12 +92,13 @@ type CreateRequest struct {
 	Config cty.Value
 }
 
-// ReadRequest asks a provider to refresh a stored object.
+// ReadRequest asks a provider to refresh a stored object. It carries no
+// configuration: a refresh must work from state alone, as destroy does once
+// the configuration is gone.
 type ReadRequest struct {
-	Addr   string
-	Kind   Kind
-	Prior  State
-	Config cty.Value // cty.NilVal when the configuration no longer declares it
+	Addr  string
+	Kind  Kind
+	Prior State
 }
 
 // ReadResponse is the refreshed view of an object.

@@ -33,17 +33,19 @@ type Run struct {
 func ResultsTable(w io.Writer, run Run) error {
 	pw := &printer{w: w}
 	pw.printf("%s — run #%d, %s", run.Scenario, run.ID, run.Status)
-	if len(run.Steps) > 0 {
-		pw.printf(", against %s", run.Steps[0].Server)
-		for _, s := range run.Steps[1:] {
-			if s.Server != run.Steps[0].Server {
-				pw.printf(" and others")
-				break
-			}
+	if !run.Finished.IsZero() {
+		pw.printf(" in %s", run.Finished.Sub(run.Started).Round(100*time.Millisecond))
+	}
+	var servers []string
+	seen := map[string]bool{}
+	for _, s := range run.Steps {
+		if !seen[s.Server] {
+			seen[s.Server] = true
+			servers = append(servers, s.Server)
 		}
 	}
-	if !run.Finished.IsZero() {
-		pw.printf(", %s", run.Finished.Sub(run.Started).Round(100*time.Millisecond))
+	if len(servers) > 0 {
+		pw.printf(", against %s", strings.Join(servers, ", "))
 	}
 	pw.printf("\n")
 	if pw.err != nil {
@@ -58,10 +60,6 @@ func ResultsTable(w io.Writer, run Run) error {
 	high := percentiles[len(percentiles)-1]
 	hasSLO := run.Steps[0].RequestGoodput != nil
 	// One server needs no column of its own; the heading names it.
-	servers := map[string]bool{}
-	for _, s := range run.Steps {
-		servers[s.Server] = true
-	}
 	multi := len(servers) > 1
 	header := []string{"server", "concurrency", "ok", "failed", "req/s", "out tok/s"}
 	for _, p := range percentiles {

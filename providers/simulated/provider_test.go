@@ -242,7 +242,7 @@ func TestProviderLifecycle(t *testing.T) {
 		t.Fatalf("server at %s is not up after Create", base)
 	}
 
-	read, err := p.Read(ctx, providers.ReadRequest{Addr: addr, Kind: providers.KindServer, Prior: st, Config: cfg})
+	read, err := p.Read(ctx, providers.ReadRequest{Addr: addr, Kind: providers.KindServer, Prior: st})
 	if err != nil || !read.Exists || read.State.ID != st.ID || !read.State.Attrs.RawEquals(st.Attrs) {
 		t.Errorf("Read = %+v, %v; want the prior state, existing", read, err)
 	}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/benchform/benchform/providers/simulated"
+	"github.com/benchform/benchform/state"
+)
+
+// TestInterruptTwoStage sends Ctrl-C to an apply while its scenario runs:
+// the first stops the requests and records what finished, and the process
+// exits with the lock released.
+func TestInterrupt(t *testing.T) {
+	dir := configDir(t, strings.Replace(fastConfig, "requests    = 12", "requests    = 100000", 1))
+	apply := process(t, "apply", "-auto-approve", dir)
+	var out syncBuffer
+	apply.Stdout, apply.Stderr = &out, &out
+	if err := apply.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer apply.Process.Kill()
+	waitFor(t, 20*time.Second, func() bool { return strings.Contains(out.String(), "concurrency=1:") })
+	time.Sleep(200 * time.Millisecond)
+	if err := apply.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- apply.Wait() }()
+	select {
+	case err := <-done:
+		if exitCode(err) != exitError {
+			t.Errorf("interrupted apply exited %v, want %d", err, exitError)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("apply did not stop after Ctrl-C:\n%s", out.String())
+	}
+	for _, want := range []string{"Interrupt received", "Interrupted: what finished is recorded"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+
+	store, err := state.Open(filepath.Join(dir, "benchform.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	if holder, err := store.LockHolder(); err != nil || holder != nil {
+		t.Errorf("lock still held after a clean interrupt: %+v, %v", holder, err)
+	}
+	run, err := store.Run(1)
+	if err != nil || run.Status != state.RunInterrupted {
+		t.Errorf("run = %+v, %v; want interrupted", run, err)
+	}
+	steps, _ := store.Steps(1)
+	if len(steps) != 1 || steps[0].Status != state.RunInterrupted || len(steps[0].Summary) == 0 {
+		t.Errorf("steps = %+v; want the cut-short step kept with its summary", steps)
+	}
+	if recs, _ := store.Records(1, -1); len(recs) == 0 {
+		t.Errorf("no request records kept")
+	}
+	if row, ok, _ := store.Resource("server.sim"); !ok || row.Status != state.StatusReady {
+		t.Errorf("server.sim = %+v; want it recorded as ready", row)
+	}
+}
+
+// TestEndpointScenario benchmarks an existing OpenAI-compatible server (a
+// simulator started by the test) through the openai provider, and checks
+// that a model it does not serve fails the plan.
+func TestEndpointScenario(t *testing.T) {
+	m := simulated.DefaultModel()
+	m.ServedModel, m.TTFT, m.ITL, m.APIKey = "served", time.Millisecond, time.Millisecond, "k-123"
+	srv, err := simulated.NewServer(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+
+	dir := "examples/endpoint"
+	db := filepath.Join(t.TempDir(), "s.db")
+	t.Setenv("BENCHFORM_VAR_api_key", "k-123")
+	code, out, errOut := benchform(t, "plan", "-state", db, "-var", "endpoint="+url, "-var", "model=other", dir)
+	if code != exitError || !strings.Contains(strings.Join(strings.Fields(errOut), " "), `does not serve model "other"; it serves "served"`) {
+		t.Errorf("plan with a model the server lacks: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if strings.Contains(out+errOut, "k-123") {
+		t.Errorf("the API key was printed")
+	}
+
+	quick := []string{"-var", "endpoint=" + url, "-var", "model=served"}
+	code, out, errOut = benchform(t, append(append([]string{"plan", "-state", db}, quick...), dir)...)
+	if code != exitOK || !strings.Contains(out, "api_key  = (sensitive value)") || strings.Contains(out, "k-123") {
+		t.Errorf("plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestCorruptStateIsRefused(t *testing.T) {
+	dir := configDir(t, fastConfig)
+	db := filepath.Join(dir, "benchform.db")
+	junk := []byte("this is not a database, and must stay as it is\n")
+	if err := os.WriteFile(db, junk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := benchform(t, "apply", "-auto-approve", dir)
+	if code != exitError || !strings.Contains(errOut, "not a benchform state file") {
+		t.Errorf("apply on a corrupt state: exit %d\n%s", code, errOut)
+	}
+	if got, _ := os.ReadFile(db); string(got) != string(junk) {
+		t.Errorf("the file was changed")
+	}
+}
+
+func TestStateCommands(t *testing.T) {
+	dir := configDir(t, fastConfig)
+	db := filepath.Join(dir, "benchform.db")
+	if code, out, errOut := benchform(t, "apply", "-auto-approve", dir); code != exitOK {
+		t.Fatalf("apply: %s\n%s", out, errOut)
+	}
+	code, out, _ := benchform(t, "state", "list", "-state", db)
+	if code != exitOK || out != "scenario.chat\nserver.sim\n" {
+		t.Errorf("state list: %d %q", code, out)
+	}
+	code, out, _ = benchform(t, "state", "show", "server.sim", "-state", db)
+	if code != exitOK || !strings.Contains(out, `"model": "tiny"`) {
+		t.Errorf("state show: %d\n%s", code, out)
+	}
+	code, out, _ = benchform(t, "-state", db, "show")
+	if code != exitOK || !strings.Contains(out, "# server.sim:") || !strings.Contains(out, "scenario.chat — run #1") {
+		t.Errorf("show: %d\n%s", code, out)
+	}
+	code, out, _ = benchform(t, "state", "rm", "scenario.chat", "-state", db)
+	if code != exitOK || !strings.Contains(out, "Removed scenario.chat") {
+		t.Errorf("state rm: %d\n%s", code, out)
+	}
+	// Removed from state, the scenario is new again.
+	code, out, _ = benchform(t, "plan", dir)
+	if code != exitOK || !strings.Contains(out, "scenario.chat will be run: new scenario") {
+		t.Errorf("plan after state rm: %d\n%s", code, out)
+	}
+	if code, _, errOut := benchform(t, "state", "show", "pod.nope", "-state", db); code != exitError || !strings.Contains(errOut, "holds no pod.nope") {
+		t.Errorf("state show of a missing address: %d %s", code, errOut)
+	}
+}
+
+func TestCompare(t *testing.T) {
+	dir := configDir(t, fastConfig)
+	db := filepath.Join(dir, "benchform.db")
+	for i := 0; i < 2; i++ {
+		if code, out, errOut := benchform(t, "apply", "-auto-approve", "-replace", "scenario.chat", dir); code != exitOK {
+			t.Fatalf("apply %d: %s\n%s", i, out, errOut)
+		}
+	}
+	code, out, errOut := benchform(t, "compare", "1", "2", "-state", db)
+	if code != exitOK || !strings.Contains(out, "Comparing run #1 (scenario.chat) with run #2") || !strings.Contains(out, "out tok/s") {
+		t.Errorf("compare: %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "Usage: benchform"},
+		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		{[]string{"plan", "-target", "nonsense", "."}, "-target: invalid address"},
+		{[]string{"results", "-format", "xml"}, "-format must be table, csv or json"},
+		{[]string{"plan", "a", "b"}, "plan takes one directory"},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.args), func(t *testing.T) {
+			code, _, errOut := benchform(t, tt.args...)
+			if code != exitError || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, stderr %q; want 1 and %q", code, errOut, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,122 @@
+package report
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/benchform/benchform/executor"
+	"github.com/benchform/benchform/lang"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := "../../testdata/report/" + name
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s (-want +got):\n%s", name, diff)
+	}
+}
+
+func step(server string, conc int, scale float64) executor.StepSummary {
+	good, pct := 9.5*scale, 95.0
+	lat := map[string]float64{}
+	for i, m := range executor.LatencyMetrics {
+		base := float64(i+1) * 10 * scale
+		lat[executor.LatencyKey("mean", m)] = base
+		lat[executor.LatencyKey("median", m)] = base * 0.9
+		lat[executor.LatencyKey("std", m)] = base / 10
+		for _, p := range []float64{50, 90, 99} {
+			lat[executor.LatencyKey(executor.PercentileStat(p), m)] = base * (1 + p/100)
+		}
+	}
+	return executor.StepSummary{
+		Server: server, Label: "concurrency=4", Concurrency: conc, Status: "completed",
+		Completed: 100, Failed: 2, DurationSeconds: 10.5 * scale,
+		TotalInputTokens: 51200, TotalOutputTokens: 25600,
+		RequestThroughput: 9.52 * scale, OutputThroughput: 2438.1 * scale, TotalTokenThroughput: 7314.3 * scale,
+		RequestGoodput: &good, GoodPercent: &pct,
+		MaxOutputTokensPerSec: 2600, MaxConcurrentRequests: conc,
+		Percentiles: []float64{50, 90, 99}, Latency: lat,
+		TokenSources: map[string]int{"usage": 100},
+		Errors:       []executor.ErrorCount{{Message: "HTTP 503: overloaded", Count: 2}},
+	}
+}
+
+func sampleRun() Run {
+	start := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	return Run{
+		ID: 7, Scenario: "scenario.chat", Status: "completed",
+		Started: start, Finished: start.Add(42 * time.Second),
+		Note:  "synthetic prompts of 512 words, estimated at one token per word",
+		Steps: []executor.StepSummary{step("server.vllm", 4, 1), step("server.sglang", 4, 1.1)},
+	}
+}
+
+func TestResultsTable(t *testing.T) {
+	var buf bytes.Buffer
+	if err := ResultsTable(&buf, sampleRun()); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "results-table.golden", buf.Bytes())
+}
+
+func TestResultsJSONAndCSV(t *testing.T) {
+	var buf bytes.Buffer
+	if err := ResultsJSON(&buf, []Run{sampleRun()}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "results.golden.json", buf.Bytes())
+	buf.Reset()
+	if err := ResultsCSV(&buf, []Run{sampleRun()}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "results.golden.csv", buf.Bytes())
+}
+
+// TestPlanRendering pins how each action and value kind prints.
+func TestPlanRendering(t *testing.T) {
+	obj := func(m map[string]cty.Value) cty.Value { return cty.ObjectVal(m) }
+	before := obj(map[string]cty.Value{
+		"engine":   cty.StringVal("simulated"),
+		"model":    cty.StringVal("old"),
+		"endpoint": cty.StringVal("http://127.0.0.1:1234"),
+		"args":     cty.NullVal(cty.List(cty.String)),
+		"api_key":  cty.NullVal(cty.String),
+	})
+	after := obj(map[string]cty.Value{
+		"engine":   cty.StringVal("simulated"),
+		"model":    cty.StringVal("new"),
+		"endpoint": cty.UnknownVal(cty.String),
+		"args":     cty.ListVal([]cty.Value{cty.StringVal("--x"), cty.StringVal("1")}),
+		"api_key":  cty.NullVal(cty.String),
+	})
+	plan := &executor.Plan{Changes: []*executor.Change{
+		{Addr: lang.Addr{Kind: lang.KindServer, Name: "updated"}, Action: executor.Update, Before: before, After: after, Sensitive: []string{"api_key"}},
+		{Addr: lang.Addr{Kind: lang.KindServer, Name: "replaced"}, Action: executor.Replace, Before: before, After: after, ReplacePaths: []string{"model"}, Reasons: []string{"changing model forces replacement"}},
+		{Addr: lang.Addr{Kind: lang.KindServer, Name: "created"}, Action: executor.Create, After: after, Sensitive: []string{"api_key"}},
+		{Addr: lang.Addr{Kind: lang.KindPod, Name: "gone"}, Action: executor.Delete, Before: obj(map[string]cty.Value{"gpu_type": cty.StringVal("NVIDIA H100 80GB HBM3")})},
+		{Addr: lang.Addr{Kind: lang.KindScenario, Name: "chat"}, Action: executor.Run, Before: obj(map[string]cty.Value{"max_tokens": cty.NumberIntVal(64)}), After: obj(map[string]cty.Value{"max_tokens": cty.NumberIntVal(128)}), Reasons: []string{"its settings changed"}},
+		{Addr: lang.Addr{Kind: lang.KindServer, Name: "same"}, Action: executor.NoOp, Before: before, After: before},
+	}, Notes: []string{"pod.x: found pod abc, created by an apply that was interrupted; it is adopted instead of created again."}}
+	var buf bytes.Buffer
+	if err := Plan(&buf, plan); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "plan.golden", buf.Bytes())
+}
