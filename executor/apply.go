@@ -81,9 +81,13 @@ func (e *Executor) Apply(ctx context.Context, plan *Plan) (*Result, hcl.Diagnost
 			Subject:  e.declRange(c.Addr),
 		})
 	}
-	if len(errs) == 0 && !plan.Destroy && e.opts.Config != nil {
+	// Outputs are evaluated only after a whole configuration was applied:
+	// after a targeted apply they could refer to resources it skipped.
+	switch {
+	case len(errs) > 0 || len(e.opts.Targets) > 0:
+	case !plan.Destroy && e.opts.Config != nil:
 		diags = append(diags, a.outputs()...)
-	} else if plan.Destroy && len(e.opts.Targets) == 0 && len(errs) == 0 {
+	case plan.Destroy:
 		if err := e.opts.State.SetOutputs(nil); err != nil {
 			diags = append(diags, errorDiags("Cannot record outputs", err)...)
 		}
@@ -263,12 +267,13 @@ func (a *applier) delete(c *Change) error {
 		return err
 	}
 	if c.prior != nil {
-		p, err := a.provider(c)
-		if err != nil {
-			return err
+		// The stored row names the provider that made the object, which a
+		// replacement's new configuration may not.
+		p := a.opts.Providers[row.Provider]
+		if p == nil {
+			return fmt.Errorf("the %q provider that created it is not available", row.Provider)
 		}
-		err = p.Delete(a.opts.CleanupContext, providers.DeleteRequest{Addr: c.Addr.String(), Kind: providers.Kind(c.Addr.Kind), Prior: *c.prior})
-		if err != nil {
+		if err := p.Delete(a.opts.CleanupContext, providers.DeleteRequest{Addr: c.Addr.String(), Kind: providers.Kind(c.Addr.Kind), Prior: *c.prior}); err != nil {
 			return err
 		}
 	}
