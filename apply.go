@@ -185,6 +185,7 @@ func (c *cli) runOperation(op *operation) int {
 	defer stopSignals()
 
 	progress := report.NewProgress(c.stderr, c.stderrIsTerminal())
+	defer progress.Close()
 	ex := executor.New(executor.Options{
 		Config:         cfg,
 		State:          store,
@@ -222,6 +223,7 @@ func (c *cli) runOperation(op *operation) int {
 	}
 
 	result, diags := ex.Apply(interrupt, plan)
+	progress.Close()
 	failed := c.printDiags(files, diags)
 	c.printRuns(store, result.Runs)
 	c.printOutputs(result)

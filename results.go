@@ -17,6 +17,7 @@ import (
 
 	"github.com/benchform/benchform/executor"
 	"github.com/benchform/benchform/executor/report"
+	"github.com/benchform/benchform/executor/workload"
 	"github.com/benchform/benchform/lang"
 	"github.com/benchform/benchform/state"
 )
@@ -24,7 +25,7 @@ import (
 // printRuns prints the results table of each run an apply started.
 func (c *cli) printRuns(store *state.Store, runs []executor.RunRef) {
 	for _, r := range runs {
-		rr, err := loadRun(store, r.ID)
+		rr, err := loadRun(store, r.ID, false)
 		if err != nil {
 			c.errorf("%s", err)
 			continue
@@ -52,8 +53,9 @@ func (c *cli) printOutputs(r *executor.Result) {
 	}
 }
 
-// loadRun reads a run, its steps and their summaries from state.
-func loadRun(store *state.Store, id int64) (report.Run, error) {
+// loadRun reads a run, its steps and their summaries from state, and with
+// detailed every measured request too.
+func loadRun(store *state.Store, id int64, detailed bool) (report.Run, error) {
 	r, err := store.Run(id)
 	if err != nil {
 		return report.Run{}, err
@@ -78,8 +80,30 @@ func loadRun(store *state.Store, id int64) (report.Run, error) {
 			return report.Run{}, fmt.Errorf("run %d step %d: corrupt summary: %w", id, s.Index, err)
 		}
 		out.Steps = append(out.Steps, sum)
+		if detailed {
+			recs, err := store.Records(id, s.Index)
+			if err != nil {
+				return report.Run{}, err
+			}
+			out.Requests = append(out.Requests, workloadRecords(recs))
+		}
 	}
 	return out, nil
+}
+
+// workloadRecords turns stored request records back into what the
+// workload measured.
+func workloadRecords(recs []state.RequestRecord) []workload.Record {
+	out := make([]workload.Record, len(recs))
+	for i, r := range recs {
+		out[i] = workload.Record{
+			ID: r.RequestID, Seq: r.Seq, Warmup: r.Warmup, Start: r.Start, QueueTime: r.QueueTime, Lag: r.Lag,
+			TTFT: r.TTFT, E2EL: r.E2EL, Gaps: r.Gaps, ChunkTokens: r.ChunkTokens, TokenEvents: r.TokenEvents, UsageTokens: r.UsageTokens,
+			PromptTokens: r.PromptTokens, OutputTokens: r.OutputTokens, TokenSource: workload.TokenSource(r.TokenSource),
+			HTTPStatus: r.HTTPStatus, Err: r.Error,
+		}
+	}
+	return out
 }
 
 // openState opens the state file for a command that only reads it.
@@ -120,7 +144,7 @@ func (c *cli) show(args []string) int {
 		if r, found, err := store.LatestRun(row.Address); err != nil {
 			return c.errorf("%s", err)
 		} else if found {
-			rr, err := loadRun(store, r.ID)
+			rr, err := loadRun(store, r.ID, false)
 			if err != nil {
 				return c.errorf("%s", err)
 			}
@@ -388,6 +412,7 @@ func (c *cli) results(args []string) int {
 	fs := c.newFlagSet("results", "results [RUN] [options]")
 	stateFlag := fs.String("state", "", "state file (default: benchform.db)")
 	format := fs.String("format", "table", "table, csv or json")
+	detailed := fs.Bool("detailed", false, "add every measured request: per-request arrays in JSON, one row per request in CSV")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -421,16 +446,18 @@ func (c *cli) results(args []string) int {
 	}
 	var runs []report.Run
 	for _, id := range ids {
-		r, err := loadRun(store, id)
+		r, err := loadRun(store, id, *detailed)
 		if err != nil {
 			return c.errorf("%s", err)
 		}
 		runs = append(runs, r)
 	}
-	switch *format {
-	case "json":
+	switch {
+	case *format == "json":
 		err = report.ResultsJSON(c.stdout, runs)
-	case "csv":
+	case *format == "csv" && *detailed:
+		err = report.RequestsCSV(c.stdout, runs)
+	case *format == "csv":
 		err = report.ResultsCSV(c.stdout, runs)
 	default:
 		for i, r := range runs {
@@ -469,7 +496,7 @@ func (c *cli) compare(args []string) int {
 		if err != nil {
 			return c.errorf("%q is not a run number; see benchform runs", p)
 		}
-		if runs[i], err = loadRun(store, id); err != nil {
+		if runs[i], err = loadRun(store, id, false); err != nil {
 			return c.errorf("%s", err)
 		}
 	}

@@ -26,7 +26,7 @@ great old year off come since against go came right used take three`)
 func DatasetNote(spec lang.DatasetSpec) string {
 	switch spec.Kind {
 	case "synthetic":
-		return fmt.Sprintf("synthetic prompts of %d words, estimated at one token per word", spec.InputTokens)
+		return fmt.Sprintf("synthetic prompts of %d words, estimated at one token per word", spec.Input.Fixed)
 	default:
 		return "inline prompts; input tokens from the server's usage report, else estimated at one token per word"
 	}
@@ -50,13 +50,13 @@ func buildPrompts(spec lang.DatasetSpec, n int) ([]workload.Prompt, error) {
 		out := make([]workload.Prompt, n)
 		for i := range out {
 			var b strings.Builder
-			for w := 0; w < spec.InputTokens; w++ {
+			for w := 0; w < spec.Input.Fixed; w++ {
 				if w > 0 {
 					b.WriteByte(' ')
 				}
 				b.WriteString(syntheticWords[rng.IntN(len(syntheticWords))])
 			}
-			out[i] = workload.Prompt{Text: b.String(), InputTokens: spec.InputTokens}
+			out[i] = workload.Prompt{Text: b.String(), InputTokens: spec.Input.Fixed}
 		}
 		return out, nil
 	}

@@ -1,6 +1,8 @@
 package executor
 
 import (
+	"time"
+
 	"github.com/benchform/benchform/executor/workload"
 	"github.com/benchform/benchform/lang"
 )
@@ -19,16 +21,25 @@ type Hook interface {
 	RequestDone(scenario lang.Addr, step StepInfo, rec *workload.Record)
 	// StepDone is called when a step has finished, with its summary.
 	StepDone(scenario lang.Addr, step StepInfo, summary StepSummary)
+	// Warn is called with something the user should know about a
+	// resource's results, such as a client that fell behind.
+	Warn(addr lang.Addr, msg string)
 }
 
 // StepInfo identifies one step of a scenario run.
 type StepInfo struct {
-	Index       int
-	Server      lang.Addr
-	Label       string // "concurrency=4"
-	Concurrency int
-	Requests    int
-	Warmup      int
+	Index  int
+	Server lang.Addr
+	Label  string // "concurrency=4", "rate=5", "rate=inf"
+	// Concurrency is a closed loop's; Rate and MaxConcurrency an open
+	// loop's.
+	Concurrency    int
+	Rate           float64
+	MaxConcurrency int
+	// Requests or Duration bounds the step.
+	Requests int
+	Duration time.Duration
+	Warmup   int
 }
 
 // NopHook ignores everything.
@@ -48,3 +59,6 @@ func (NopHook) RequestDone(lang.Addr, StepInfo, *workload.Record) {}
 
 // StepDone does nothing.
 func (NopHook) StepDone(lang.Addr, StepInfo, StepSummary) {}
+
+// Warn does nothing.
+func (NopHook) Warn(lang.Addr, string) {}

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -407,3 +408,70 @@ type countingHook struct {
 }
 
 func (h *countingHook) RequestDone(lang.Addr, StepInfo, *workload.Record) { h.onRequest() }
+
+// TestWarmCacheWarning runs the same dataset against the same server twice:
+// the second run warns that the server's prefix cache may be warm.
+func TestWarmCacheWarning(t *testing.T) {
+	h := newHarness(t, config("m1", 1))
+	first := h.apply(nil)
+	second := h.apply(func(o *Options) { o.Replace = []lang.Addr{{Kind: lang.KindScenario, Name: "chat"}} })
+	warnings := func(r *Result) []string {
+		steps, err := h.store.Steps(r.Runs[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s StepSummary
+		if err := json.Unmarshal(steps[0].Summary, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s.Warnings
+	}
+	if w := warnings(first); len(w) != 0 {
+		t.Errorf("first run warns: %q", w)
+	}
+	if w := warnings(second); len(w) != 1 || !strings.Contains(w[0], fmt.Sprintf("in run #%d: its prefix cache may be warm", first.Runs[0].ID)) {
+		t.Errorf("second run warnings = %q, want the warm-cache warning", w)
+	}
+}
+
+// TestOpenLoopSteps runs a scenario with rates: one step per rate, each
+// recording its target and achieved rate.
+func TestOpenLoopSteps(t *testing.T) {
+	h := newHarness(t, `
+server "a" {
+  engine = "simulated"
+}
+
+scenario "open" {
+  server     = server.a
+  max_tokens = 4
+  dataset {
+    kind         = "synthetic"
+    input_tokens = { min = 4, max = 8 }
+  }
+  load {
+    rate     = [100, "inf"]
+    requests = 10
+  }
+}
+`)
+	r := h.apply(nil)
+	steps, err := h.store.Steps(r.Runs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, st := range steps {
+		var s StepSummary
+		if err := json.Unmarshal(st.Summary, &s); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %s completed=%d", s.Label, s.RequestRate, s.Completed))
+		if s.AchievedRate <= 0 {
+			t.Errorf("%s: achieved rate %v", s.Label, s.AchievedRate)
+		}
+	}
+	if diff := cmp.Diff([]string{"rate=100 100 completed=10", "rate=inf inf completed=10"}, got); diff != "" {
+		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+}

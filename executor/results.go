@@ -1,6 +1,8 @@
 package executor
 
 import (
+	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -11,9 +13,15 @@ import (
 // meanings and the names of Latency keys follow vLLM's `bench serve` result
 // JSON, so numbers can be put side by side with it.
 type StepSummary struct {
-	Server      string `json:"server"`
-	Label       string `json:"label"`
-	Concurrency int    `json:"concurrency"`
+	Server string `json:"server"`
+	Label  string `json:"label"`
+	// Concurrency is a closed loop's number of workers, zero for an open
+	// loop; RequestRate is an open loop's target rate, zero for a closed
+	// loop, and AchievedRate the rate its requests were actually sent at.
+	Concurrency    int     `json:"concurrency,omitempty"`
+	RequestRate    Rate    `json:"request_rate,omitempty"`
+	MaxConcurrency int     `json:"max_concurrency,omitempty"`
+	AchievedRate   float64 `json:"achieved_request_rate"`
 	// Status is "completed", or "interrupted" when the step was cut short;
 	// an interrupted step's figures cover the requests that finished.
 	Status string `json:"status"`
@@ -32,18 +40,63 @@ type StepSummary struct {
 	GoodPercent           *float64 `json:"good_percent,omitempty"`
 	MaxOutputTokensPerSec float64  `json:"max_output_tokens_per_s"`
 	MaxConcurrentRequests int      `json:"max_concurrent_requests"`
+	// OutputThroughputPerUser is Σ output tokens ÷ Σ E2EL: the rate one
+	// stream sees, waiting for its first token included.
+	OutputThroughputPerUser float64 `json:"output_throughput_per_user"`
 
 	// Percentiles are the percentiles reported for each latency metric.
 	Percentiles []float64 `json:"percentiles"`
-	// Latency holds, in milliseconds, mean_, median_, std_ and pNN_ of
-	// ttft, tpot, itl and e2el: "p99_ttft_ms".
+	// Latency holds, in milliseconds, mean_, median_, std_ and pNN_ of each
+	// of LatencyMetrics: "p99_ttft_ms".
 	Latency map[string]float64 `json:"latency_ms"`
 
 	// TokenSources counts requests by where their output token count came
 	// from: "usage" (the server's report) or "chunks" (counted events).
 	TokenSources map[string]int `json:"token_sources"`
+	// TokenSourcesDisagree counts requests whose server usage and counted
+	// tokens disagree.
+	TokenSourcesDisagree int `json:"token_sources_disagree"`
 	// Errors are the distinct failure messages with their counts.
 	Errors []ErrorCount `json:"errors,omitempty"`
+	// Warnings say what makes the figures less trustworthy: a client that
+	// fell behind its schedule, a prefix cache that may be warm.
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Rate is a request rate in requests per second; +Inf, all requests at
+// once, reads and writes as "inf" in JSON, which has no infinity.
+type Rate float64
+
+// IsInf reports whether the rate sends everything at once.
+func (r Rate) IsInf() bool { return math.IsInf(float64(r), 1) }
+
+func (r Rate) String() string {
+	if r.IsInf() {
+		return "inf"
+	}
+	return strconv.FormatFloat(float64(r), 'f', -1, 64)
+}
+
+// MarshalJSON writes a number, or "inf".
+func (r Rate) MarshalJSON() ([]byte, error) {
+	if r.IsInf() {
+		return []byte(`"inf"`), nil
+	}
+	return []byte(r.String()), nil
+}
+
+// UnmarshalJSON reads a number, or "inf".
+func (r *Rate) UnmarshalJSON(b []byte) error {
+	if string(b) == `"inf"` {
+		*r = Rate(math.Inf(1))
+		return nil
+	}
+	f, err := strconv.ParseFloat(string(b), 64)
+	if err != nil {
+		return fmt.Errorf("request rate %s: want a number or \"inf\"", b)
+	}
+	*r = Rate(f)
+	return nil
 }
 
 // ErrorCount is one distinct failure message and how often it happened.
@@ -52,9 +105,29 @@ type ErrorCount struct {
 	Count   int    `json:"count"`
 }
 
-// LatencyMetrics are the latency metrics a summary reports, in vLLM's
-// order.
-var LatencyMetrics = []string{"ttft", "tpot", "itl", "e2el"}
+// LatencyMetrics are the latency metrics a summary reports: vLLM's, in its
+// order, then the client's own wait before sending, in vLLM's name for it,
+// and the part of that wait the client caused.
+var LatencyMetrics = []string{"ttft", "tpot", "itl", "e2el", "client_queue_time", "client_lag"}
+
+// Definitions says how each reported figure is defined; results carry it so
+// that numbers are never read with the wrong meaning.
+var Definitions = map[string]string{
+	"ttft":                       "time to first token: request sent (after any client-side wait) → first SSE event with non-empty choices, as vLLM bench serve",
+	"tpot":                       "time per output token: (E2EL − TTFT) / (output tokens − 1), requests with more than one token, as vLLM bench serve",
+	"itl":                        "inter-token latency: gap between successive token events, one per chunk, pooled over requests, as vLLM bench serve",
+	"e2el":                       "end-to-end latency: request sent → last token event (not [DONE]), as vLLM bench serve",
+	"client_queue_time":          "schedule → send: waiting for a slot under a concurrency cap plus the client's own lag; excluded from TTFT and E2EL",
+	"client_lag":                 "the part of the client queue time the client caused: due and free to go → sent",
+	"request_throughput":         "successful requests ÷ measured window (first release → last completion)",
+	"output_throughput":          "output tokens of successful requests ÷ measured window; tokens from the server's usage report, else counted token events",
+	"total_token_throughput":     "(prompt + output tokens of successful requests) ÷ measured window",
+	"output_throughput_per_user": "Σ output tokens ÷ Σ E2EL over successful requests: the rate one stream sees",
+	"max_output_tokens_per_s":    "fullest 1-s bin of token events placed by TTFT and gaps (per-event token counts where the server reported them)",
+	"max_concurrent_requests":    "peak overlap of successful requests' [sent, sent + E2EL) intervals",
+	"request_goodput":            "successful requests meeting every SLO (inclusive) ÷ measured window",
+	"achieved_request_rate":      "measured requests sent ÷ time from window start to the last send",
+}
 
 // LatencyKey names a latency statistic as vLLM does: "mean", "median",
 // "std" or a percentile such as 99 or 99.9.
@@ -68,31 +141,39 @@ func PercentileStat(p float64) string {
 }
 
 // Summarize turns a step's statistics into its summary.
-func Summarize(step StepInfo, stats workload.Stats, percentiles []float64, hasSLO bool, status string) StepSummary {
+func Summarize(step StepInfo, stats workload.Stats, window workload.Window, percentiles []float64, hasSLO bool, status string) StepSummary {
 	s := StepSummary{
-		Server:                step.Server.String(),
-		Label:                 step.Label,
-		Concurrency:           step.Concurrency,
-		Status:                status,
-		Completed:             stats.Completed,
-		Failed:                stats.Failed,
-		DurationSeconds:       stats.Duration.Seconds(),
-		TotalInputTokens:      stats.TotalInputTokens,
-		TotalOutputTokens:     stats.TotalOutputTokens,
-		RequestThroughput:     stats.RequestThroughput,
-		OutputThroughput:      stats.OutputThroughput,
-		TotalTokenThroughput:  stats.TotalTokenThroughput,
-		MaxOutputTokensPerSec: stats.PeakOutputThroughput,
-		MaxConcurrentRequests: stats.MaxConcurrency,
-		Percentiles:           percentiles,
-		Latency:               map[string]float64{},
-		TokenSources:          map[string]int{},
+		Server:                  step.Server.String(),
+		Label:                   step.Label,
+		Concurrency:             step.Concurrency,
+		RequestRate:             Rate(step.Rate),
+		MaxConcurrency:          step.MaxConcurrency,
+		AchievedRate:            window.AchievedRate(),
+		Status:                  status,
+		Completed:               stats.Completed,
+		Failed:                  stats.Failed,
+		DurationSeconds:         stats.Duration.Seconds(),
+		TotalInputTokens:        stats.TotalInputTokens,
+		TotalOutputTokens:       stats.TotalOutputTokens,
+		RequestThroughput:       stats.RequestThroughput,
+		OutputThroughput:        stats.OutputThroughput,
+		TotalTokenThroughput:    stats.TotalTokenThroughput,
+		MaxOutputTokensPerSec:   stats.PeakOutputThroughput,
+		MaxConcurrentRequests:   stats.MaxConcurrency,
+		OutputThroughputPerUser: stats.OutputThroughputPerUser,
+		TokenSourcesDisagree:    stats.TokenSourcesDisagree,
+		Percentiles:             percentiles,
+		Latency:                 map[string]float64{},
+		TokenSources:            map[string]int{},
 	}
 	if hasSLO {
 		g, p := stats.RequestGoodput, stats.GoodPercent
 		s.RequestGoodput, s.GoodPercent = &g, &p
 	}
-	for metric, d := range map[string]workload.Distribution{"ttft": stats.TTFT, "tpot": stats.TPOT, "itl": stats.ITL, "e2el": stats.E2EL} {
+	for metric, d := range map[string]workload.Distribution{
+		"ttft": stats.TTFT, "tpot": stats.TPOT, "itl": stats.ITL, "e2el": stats.E2EL,
+		"client_queue_time": stats.QueueTime, "client_lag": stats.Lag,
+	} {
 		s.Latency[LatencyKey("mean", metric)] = ms(d.Mean)
 		s.Latency[LatencyKey("median", metric)] = ms(d.Median)
 		s.Latency[LatencyKey("std", metric)] = ms(d.Std)

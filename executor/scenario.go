@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -32,7 +35,7 @@ func (a *applier) runScenario(ctx context.Context, c *Change) error {
 	if err != nil {
 		return err
 	}
-	prompts, err := buildPrompts(spec.Dataset, spec.Load.Requests)
+	prompts, err := buildPrompts(spec.Dataset, promptsNeeded(spec))
 	if err != nil {
 		return err
 	}
@@ -51,7 +54,7 @@ func (a *applier) runScenario(ctx context.Context, c *Change) error {
 	if err := a.putObject(row, obj); err != nil {
 		return err
 	}
-	specJSON, _ := json.Marshal(runSpec{ScenarioSpec: spec, Servers: addrStrings(c.Servers), Dataset: DatasetNote(spec.Dataset)})
+	specJSON, _ := json.Marshal(runSpec{ScenarioSpec: spec, Servers: addrStrings(c.Servers), DatasetNote: DatasetNote(spec.Dataset)})
 	runID, err := st.BeginRun(state.Run{
 		Scenario:       c.Addr.String(),
 		SpecHash:       c.configHash,
@@ -99,8 +102,8 @@ func (a *applier) runScenario(ctx context.Context, c *Change) error {
 // runSpec is what a run stores about the settings it ran with.
 type runSpec struct {
 	lang.ScenarioSpec
-	Servers []string `json:"servers"`
-	Dataset string   `json:"dataset_note"`
+	Servers     []string `json:"servers"`
+	DatasetNote string   `json:"dataset_note"`
 }
 
 // serverIdentity is recomputed at run time, when every server is applied,
@@ -121,12 +124,71 @@ func (a *applier) serverIdentity(c *Change) string {
 	return strings.Join(parts, ",")
 }
 
-func (a *applier) runSteps(ctx context.Context, c *Change, spec lang.ScenarioSpec, prompts []workload.Prompt, runID int64) error {
-	maxConc := 1
-	for _, n := range spec.Load.Concurrency {
-		maxConc = max(maxConc, n)
+// plannedStep is one step of a scenario run against one server.
+type plannedStep struct {
+	info StepInfo
+	load workload.Load
+}
+
+// steps lists the steps of a scenario for one server, in order: one per
+// concurrency value or per rate.
+func steps(spec lang.ScenarioSpec) []plannedStep {
+	var out []plannedStep
+	base := workload.Load{Requests: spec.Load.Requests, Duration: spec.Load.Duration, Warmup: spec.Load.Warmup}
+	for _, c := range spec.Load.Concurrency {
+		l := base
+		l.Concurrency = c
+		out = append(out, plannedStep{info: StepInfo{Label: fmt.Sprintf("concurrency=%d", c), Concurrency: c}, load: l})
 	}
-	client := workload.NewClient(maxConc)
+	for _, r := range spec.Load.Rates {
+		l := base
+		l.Rate, l.Arrival, l.Burstiness = r, workload.Arrival(spec.Load.Arrival), spec.Load.Burstiness
+		l.MaxConcurrency, l.Seed = spec.Load.MaxConcurrency, spec.Load.Seed
+		out = append(out, plannedStep{info: StepInfo{Label: "rate=" + Rate(r).String(), Rate: r, MaxConcurrency: spec.Load.MaxConcurrency}, load: l})
+	}
+	for i := range out {
+		out[i].info.Requests, out[i].info.Duration, out[i].info.Warmup = spec.Load.Requests, spec.Load.Duration, spec.Load.Warmup
+	}
+	return out
+}
+
+// promptsNeeded is how many distinct prompts a step can use: one per
+// request, or for a duration, as many as an open loop schedules (a closed
+// loop cycles through a generous pool).
+func promptsNeeded(spec lang.ScenarioSpec) int {
+	if spec.Load.Requests > 0 {
+		return spec.Load.Requests
+	}
+	n := 1024
+	for _, r := range spec.Load.Rates {
+		if !math.IsInf(r, 1) {
+			n = max(n, int(math.Ceil(r*spec.Load.Duration.Seconds())))
+		}
+	}
+	return n
+}
+
+// continuousUsage says whether to ask a server for a running token count
+// on every chunk: vLLM and SGLang honour the option, a strict
+// OpenAI-compatible endpoint may refuse it.
+func (a *applier) continuousUsage(spec lang.ScenarioSpec, server lang.Addr) bool {
+	if spec.ContinuousUsage != nil {
+		return *spec.ContinuousUsage
+	}
+	if s := a.opts.Config.Servers[server.Name]; s != nil {
+		return s.Engine != "openai"
+	}
+	return false
+}
+
+func (a *applier) runSteps(ctx context.Context, c *Change, spec lang.ScenarioSpec, prompts []workload.Prompt, runID int64) error {
+	maxConns := 0 // an open loop without a cap needs a connection per request in flight
+	if len(spec.Load.Concurrency) > 0 {
+		maxConns = slices.Max(spec.Load.Concurrency)
+	} else if spec.Load.MaxConcurrency > 0 {
+		maxConns = spec.Load.MaxConcurrency
+	}
+	client := workload.NewClient(maxConns)
 	defer client.CloseIdleConnections()
 
 	index := 0
@@ -136,23 +198,45 @@ func (a *applier) runSteps(ctx context.Context, c *Change, spec lang.ScenarioSpe
 			return fmt.Errorf("connect to %s: %w", server, err)
 		}
 		target := workload.Target{BaseURL: endpoint.BaseURL, APIKey: endpoint.APIKey, Model: endpoint.Model}
-		for _, conc := range spec.Load.Concurrency {
-			step := StepInfo{
-				Index:       index,
-				Server:      server,
-				Label:       fmt.Sprintf("concurrency=%d", conc),
-				Concurrency: conc,
-				Requests:    spec.Load.Requests,
-				Warmup:      spec.Load.Warmup,
-			}
+		opts := workload.Options{ContinuousUsage: a.continuousUsage(spec, server), IgnoreEOS: spec.IgnoreEOS, ExtraBody: spec.ExtraBody}
+		warnings := a.warmCacheWarnings(c, spec, server, runID)
+		for _, ps := range steps(spec) {
+			ps.info.Index, ps.info.Server = index, server
 			index++
-			err := a.runStep(ctx, c, spec, client, target, prompts, runID, step)
+			err := a.runStep(ctx, c, spec, client, target, opts, prompts, runID, ps, warnings)
+			warnings = nil // said once, with the server's first step
 			if err != nil {
 				release(endpoint)
 				return err
 			}
 		}
 		release(endpoint)
+	}
+	return nil
+}
+
+// warmCacheWarnings warns when an earlier completed run sent the same
+// dataset (same settings and seed) to the same server: the server's prefix
+// cache may still hold those prompts, which flatters TTFT and throughput.
+func (a *applier) warmCacheWarnings(c *Change, spec lang.ScenarioSpec, server lang.Addr, runID int64) []string {
+	row, ok, err := a.opts.State.Resource(server.String())
+	if err != nil || !ok {
+		return nil
+	}
+	identity := server.String() + "=" + row.ConfigHash + "@" + row.ProviderID
+	runs, err := a.opts.State.Runs("")
+	if err != nil {
+		return nil
+	}
+	for _, r := range runs {
+		if r.ID == runID || r.Status != state.RunCompleted || !slices.Contains(strings.Split(r.ServerIdentity, ","), identity) {
+			continue
+		}
+		var prev runSpec
+		if json.Unmarshal(r.Spec, &prev) != nil || !reflect.DeepEqual(prev.ScenarioSpec.Dataset, spec.Dataset) {
+			continue
+		}
+		return []string{fmt.Sprintf("%s already served this dataset, with the same seed, in run #%d: its prefix cache may be warm, which flatters TTFT and throughput; change dataset.seed or restart the server for a cold measurement", server, r.ID)}
 	}
 	return nil
 }
@@ -190,20 +274,29 @@ func (a *applier) connect(ctx context.Context, server lang.Addr) (providers.Endp
 	})
 }
 
-func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec, client *workload.Client, target workload.Target, prompts []workload.Prompt, runID int64, step StepInfo) error {
+func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec, client *workload.Client, target workload.Target, opts workload.Options, prompts []workload.Prompt, runID int64, ps plannedStep, warnings []string) error {
 	st := a.opts.State
+	step := ps.info
 	started := a.now()
 	if err := st.PutStep(state.Step{RunID: runID, Index: step.Index, Server: step.Server.String(), Label: step.Label, Status: state.RunRunning, StartedAt: started}); err != nil {
 		return err
 	}
 	a.opts.Hook.StepStart(c.Addr, step)
+	for _, w := range warnings {
+		a.opts.Hook.Warn(c.Addr, w)
+	}
 
 	slo := workload.SLO{TTFT: spec.SLO.TTFT, TPOT: spec.SLO.TPOT, ITL: spec.SLO.ITL, E2EL: spec.SLO.E2EL}
 	summary := workload.NewSummary(spec.Percentiles, slo)
 	rec := &recorder{store: st, runID: runID, step: step.Index, lastFlush: time.Now()}
-	idPrefix := fmt.Sprintf("benchform-%d-%d", runID, step.Index)
-	load := workload.ClosedLoop{Concurrency: step.Concurrency, Requests: step.Requests, Warmup: step.Warmup}
-	window, runErr := workload.RunClosed(ctx, client, target, workload.API(spec.API), prompts, spec.MaxTokens, idPrefix, load, func(r workload.Record) {
+	window, runErr := workload.Run(ctx, client, target, workload.Step{
+		API:       workload.API(spec.API),
+		Prompts:   prompts,
+		MaxTokens: spec.MaxTokens,
+		IDPrefix:  fmt.Sprintf("benchform-%d-%d", runID, step.Index),
+		Options:   opts,
+		Load:      ps.load,
+	}, func(r workload.Record) {
 		summary.Add(r)
 		rec.add(r)
 		a.opts.Hook.RequestDone(c.Addr, step, &r)
@@ -218,7 +311,11 @@ func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec
 		}
 	}
 	hasSLO := slo != (workload.SLO{})
-	result := Summarize(step, summary.Close(window.Duration), spec.Percentiles, hasSLO, status)
+	result := Summarize(step, summary.Close(window.Duration), window, spec.Percentiles, hasSLO, status)
+	result.Warnings = append(warnings, clientWarnings(step, result)...)
+	for _, w := range result.Warnings[len(warnings):] {
+		a.opts.Hook.Warn(c.Addr, w)
+	}
 	body, err := json.Marshal(result)
 	if err != nil {
 		return err
@@ -234,6 +331,24 @@ func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec
 		return fmt.Errorf("%s %s: every request failed: %s", step.Server, step.Label, firstError(result))
 	}
 	return nil
+}
+
+// clientWarnings says when the client, not the server, limited a step: it
+// fell behind its own schedule, or sent slower than the target rate.
+func clientWarnings(step StepInfo, s StepSummary) []string {
+	var out []string
+	lagP99 := s.Latency[LatencyKey("p99", "client_lag")]
+	limit := 1.0 // ms
+	if step.Rate > 0 && !math.IsInf(step.Rate, 1) {
+		limit = max(limit, 0.1*1000/step.Rate)
+	}
+	if lagP99 > limit && !Rate(step.Rate).IsInf() {
+		out = append(out, fmt.Sprintf("the client fell behind its own schedule (client lag p99 %.1f ms): the client, not the server, limited this step's load", lagP99))
+	}
+	if step.Rate > 0 && !math.IsInf(step.Rate, 1) && step.MaxConcurrency == 0 && s.AchievedRate < 0.9*step.Rate {
+		out = append(out, fmt.Sprintf("requests were sent at %.2f/s, below the target of %s/s: the client could not keep the schedule", s.AchievedRate, Rate(step.Rate)))
+	}
+	return out
 }
 
 func firstError(s StepSummary) string {
@@ -275,6 +390,10 @@ func (r *recorder) add(rec workload.Record) {
 		TokenSource:  string(rec.TokenSource),
 		HTTPStatus:   rec.HTTPStatus,
 		Error:        rec.Err,
+		Lag:          rec.Lag,
+		TokenEvents:  rec.TokenEvents,
+		UsageTokens:  rec.UsageTokens,
+		ChunkTokens:  rec.ChunkTokens,
 	})
 	if len(r.buf) >= recordBatch || time.Since(r.lastFlush) >= recordFlushInterval {
 		r.flushLocked()

@@ -2,12 +2,17 @@ package lang
 
 import (
 	"fmt"
+	"math"
 	"math/big"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
+	ctyjson "github.com/zclconf/go-cty/cty/json"
 )
 
 // Scenario is a scenario block: a benchmark run against one or more
@@ -26,25 +31,54 @@ type ScenarioSpec struct {
 	API         string    // "chat" or "completions"
 	MaxTokens   int       // max_tokens of every request
 	Percentiles []float64 // reported percentiles, such as 50, 90, 99
-	Dataset     DatasetSpec
-	Load        LoadSpec
-	SLO         SLOSpec
+	IgnoreEOS   bool
+	// ExtraBody is a JSON object added to every request body.
+	ExtraBody []byte
+	// ContinuousUsage asks servers for a running token count on every
+	// chunk; nil leaves the choice to the engine.
+	ContinuousUsage *bool
+	Dataset         DatasetSpec
+	Load            LoadSpec
+	SLO             SLOSpec
 }
 
 // DatasetSpec says where prompts come from.
 type DatasetSpec struct {
-	Kind         string // "prompts" or "synthetic"
-	Prompts      []string
-	InputTokens  int // synthetic prompts' length in tokens
-	OutputTokens int // 0 when not set
-	Seed         int64
+	Kind    string // one of DatasetKinds
+	Prompts []string
+	Path    string // jsonl, sharegpt
+	// Input and Output are prompt and answer lengths in tokens; zero
+	// values are unset.
+	Input, Output LengthSpec
+	PrefixTokens  int
+	PrefixGroups  int
+	Seed          int64
 }
 
-// LoadSpec is the closed-loop load: one step per concurrency value.
+// LengthSpec is a length in tokens: a fixed number, a uniform range
+// { min, max }, or a normal distribution { mean, stddev }.
+type LengthSpec struct {
+	Fixed        int
+	Min, Max     int
+	Mean, StdDev float64
+}
+
+// IsZero reports whether the length is unset.
+func (l LengthSpec) IsZero() bool { return l == LengthSpec{} }
+
+// LoadSpec is the load of each step: a closed loop per concurrency value
+// or an open loop per rate.
 type LoadSpec struct {
 	Concurrency []int
-	Requests    int // measured requests per step
-	Warmup      int // requests per step sent first and left out of results
+	// Rates are requests per second; math.Inf(1) sends all at once.
+	Rates          []float64
+	Arrival        string // "constant", "poisson" or "gamma"
+	Burstiness     float64
+	MaxConcurrency int
+	Requests       int           // measured requests per step, or
+	Duration       time.Duration // the time each step sends for
+	Warmup         int           // requests per step sent first and left out of results
+	Seed           int64         // seeds the arrival gaps; defaults to the dataset's
 }
 
 // SLOSpec holds service-level objectives for goodput; zero means unset.
@@ -62,7 +96,10 @@ const (
 var DefaultPercentiles = []float64{50, 90, 99}
 
 // DatasetKinds are the values a dataset's kind may take.
-var DatasetKinds = []string{"prompts", "synthetic"}
+var DatasetKinds = []string{"prompts", "jsonl", "sharegpt", "synthetic"}
+
+// Arrivals are the values a load's arrival may take.
+var Arrivals = []string{"constant", "poisson", "gamma"}
 
 var scenarioSpec = hcldec.ObjectSpec{
 	"api":        enumAttr("api", false, "chat", "completions"),
@@ -80,17 +117,37 @@ var scenarioSpec = hcldec.ObjectSpec{
 		}
 		return nil
 	}),
+	"ignore_eos":       attr("ignore_eos", cty.Bool),
+	"continuous_usage": attr("continuous_usage", cty.Bool),
+	"extra_body": validated(attr("extra_body", cty.DynamicPseudoType), func(v cty.Value) error {
+		if !v.Type().IsObjectType() && !v.Type().IsMapType() {
+			return fmt.Errorf("extra_body must be an object of fields to add to every request, such as { temperature = 0 }")
+		}
+		return nil
+	}),
 	"dataset": block("dataset", true, hcldec.ObjectSpec{
 		"kind":          enumAttr("kind", true, DatasetKinds...),
 		"prompts":       attr("prompts", cty.List(cty.String)),
-		"input_tokens":  intAttr("input_tokens", 1, false),
-		"output_tokens": intAttr("output_tokens", 1, false),
+		"path":          attr("path", cty.String),
+		"input_tokens":  lengthAttr("input_tokens"),
+		"output_tokens": lengthAttr("output_tokens"),
+		"prefix_tokens": intAttr("prefix_tokens", 0, false),
+		"prefix_groups": intAttr("prefix_groups", 1, false),
 		"seed":          intAttr("seed", 0, false),
 	}),
 	"load": block("load", true, hcldec.ObjectSpec{
-		"concurrency": intListAttr("concurrency", 1, true),
-		"requests":    intAttr("requests", 1, true),
-		"warmup":      intAttr("warmup", 0, false),
+		"concurrency": intListAttr("concurrency", 1, false),
+		"rate": validated(attr("rate", cty.DynamicPseudoType), func(v cty.Value) error {
+			_, err := ParseRates(v)
+			return err
+		}),
+		"arrival":         enumAttr("arrival", false, Arrivals...),
+		"burstiness":      numberAttr("burstiness", 0.001, 1000),
+		"max_concurrency": intAttr("max_concurrency", 1, false),
+		"requests":        intAttr("requests", 1, false),
+		"duration":        durationAttr("duration", false),
+		"warmup":          intAttr("warmup", 0, false),
+		"seed":            intAttr("seed", 0, false),
 	}),
 	"slo": block("slo", false, hcldec.ObjectSpec{
 		"ttft": durationAttr("ttft", false),
@@ -98,6 +155,100 @@ var scenarioSpec = hcldec.ObjectSpec{
 		"itl":  durationAttr("itl", false),
 		"e2el": durationAttr("e2el", false),
 	}),
+}
+
+// lengthAttr is a token length: a whole number, { min, max } or
+// { mean, stddev }.
+func lengthAttr(name string) hcldec.Spec {
+	return validated(attr(name, cty.DynamicPseudoType), func(v cty.Value) error {
+		_, err := ParseLength(name, v)
+		return err
+	})
+}
+
+// ParseLength reads a token length as configuration writes it.
+func ParseLength(name string, v cty.Value) (LengthSpec, error) {
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() {
+		return LengthSpec{}, nil
+	}
+	if v.Type() == cty.Number {
+		if err := checkInt(name, v, 1); err != nil {
+			return LengthSpec{}, err
+		}
+		n, _ := v.AsBigFloat().Int64()
+		return LengthSpec{Fixed: int(n)}, nil
+	}
+	if !v.Type().IsObjectType() && !v.Type().IsMapType() {
+		return LengthSpec{}, fmt.Errorf("%s must be a number of tokens, { min = …, max = … } or { mean = …, stddev = … }", name)
+	}
+	fields := map[string]float64{}
+	for it := v.ElementIterator(); it.Next(); {
+		k, e := it.Element()
+		num, err := convert.Convert(e, cty.Number)
+		if err != nil || num.IsNull() {
+			return LengthSpec{}, fmt.Errorf("%s.%s must be a number", name, k.AsString())
+		}
+		f, _ := num.AsBigFloat().Float64()
+		fields[k.AsString()] = f
+	}
+	keys := sortedKeys(fields)
+	switch strings.Join(keys, ",") {
+	case "max,min":
+		lo, hi := fields["min"], fields["max"]
+		if lo < 1 || hi < lo || lo != math.Trunc(lo) || hi != math.Trunc(hi) {
+			return LengthSpec{}, fmt.Errorf("%s: min and max must be whole numbers with 1 ≤ min ≤ max, got %g and %g", name, lo, hi)
+		}
+		return LengthSpec{Min: int(lo), Max: int(hi)}, nil
+	case "mean,stddev":
+		mean, sd := fields["mean"], fields["stddev"]
+		if mean < 1 || sd < 0 {
+			return LengthSpec{}, fmt.Errorf("%s: mean must be at least 1 and stddev not negative, got %g and %g", name, mean, sd)
+		}
+		return LengthSpec{Mean: mean, StdDev: sd}, nil
+	}
+	return LengthSpec{}, fmt.Errorf("%s must be a number of tokens, { min = …, max = … } or { mean = …, stddev = … }; got fields %s", name, strings.Join(keys, ", "))
+}
+
+// ParseRates reads a load's rate: a number of requests per second, "inf"
+// for all at once, or a list of those, one step each.
+func ParseRates(v cty.Value) ([]float64, error) {
+	v, _ = v.UnmarkDeep()
+	if v.IsNull() {
+		return nil, nil
+	}
+	one := func(e cty.Value) (float64, error) {
+		if e.Type() == cty.String && e.AsString() == "inf" {
+			return math.Inf(1), nil
+		}
+		if e.Type() == cty.Number {
+			f, _ := e.AsBigFloat().Float64()
+			if f > 0 && !math.IsInf(f, 0) {
+				return f, nil
+			}
+		}
+		return 0, fmt.Errorf("each rate must be a number of requests per second above zero, or \"inf\"")
+	}
+	if v.Type().IsListType() || v.Type().IsTupleType() {
+		var out []float64
+		for it := v.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			f, err := one(e)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, f)
+		}
+		if len(out) == 0 {
+			return nil, fmt.Errorf("rate must list at least one value")
+		}
+		return out, nil
+	}
+	f, err := one(v)
+	if err != nil {
+		return nil, err
+	}
+	return []float64{f}, nil
 }
 
 func decodeScenarioBlock(b *hcl.Block) (*Scenario, hcl.Diagnostics) {
@@ -135,31 +286,70 @@ func decodeScenarioBlock(b *hcl.Block) (*Scenario, hcl.Diagnostics) {
 
 func (c *Config) validateScenario(s *Scenario) hcl.Diagnostics {
 	val, diags := c.decode(&s.Resource, NewScope())
-	if !val.IsKnown() || val.IsNull() {
+	if !val.IsWhollyKnown() || val.IsNull() {
 		return diags
 	}
-	ds := val.GetAttr("dataset")
-	if !ds.IsKnown() || ds.IsNull() || !ds.GetAttr("kind").IsKnown() || ds.GetAttr("kind").IsNull() || !ds.GetAttr("prompts").IsKnown() {
-		return diags
+	val, _ = val.UnmarkDeep()
+	problem := func(blockName, summary, detail string) {
+		rng := s.nestedBlockRange(blockName)
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: &rng})
 	}
-	kind := ds.GetAttr("kind").AsString()
-	prompts := ds.GetAttr("prompts")
-	dsBlock := s.nestedBlockRange("dataset")
-	switch {
-	case kind == "prompts" && (prompts.IsNull() || prompts.LengthInt() == 0):
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Missing required argument",
-			Detail:   "A dataset of kind \"prompts\" needs prompts = [\"...\", ...] with at least one prompt.",
-			Subject:  &dsBlock,
-		})
-	case kind != "prompts" && !prompts.IsNull():
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Argument not valid for this dataset",
-			Detail:   fmt.Sprintf("prompts are only read by datasets of kind \"prompts\"; this one is %q.", kind),
-			Subject:  &dsBlock,
-		})
+	set := func(obj cty.Value, name string) bool { return !obj.IsNull() && !obj.GetAttr(name).IsNull() }
+
+	if ds := val.GetAttr("dataset"); !ds.IsNull() {
+		kind := ds.GetAttr("kind").AsString()
+		switch {
+		case kind == "prompts" && (!set(ds, "prompts") || ds.GetAttr("prompts").LengthInt() == 0):
+			problem("dataset", "Missing required argument", "A dataset of kind \"prompts\" needs prompts = [\"...\", ...] with at least one prompt.")
+		case kind != "prompts" && set(ds, "prompts"):
+			problem("dataset", "Argument not valid for this dataset", fmt.Sprintf("prompts are only read by datasets of kind \"prompts\"; this one is %q.", kind))
+		}
+		fromFile := kind == "jsonl" || kind == "sharegpt"
+		switch {
+		case fromFile && !set(ds, "path"):
+			problem("dataset", "Missing required argument", fmt.Sprintf("A dataset of kind %q reads a file: set path = \"data.%s\".", kind, map[string]string{"jsonl": "jsonl", "sharegpt": "json"}[kind]))
+		case !fromFile && set(ds, "path"):
+			problem("dataset", "Argument not valid for this dataset", fmt.Sprintf("path is only read by datasets of kind \"jsonl\" or \"sharegpt\"; this one is %q.", kind))
+		}
+		for _, name := range []string{"input_tokens", "prefix_tokens", "prefix_groups"} {
+			if kind != "synthetic" && set(ds, name) {
+				problem("dataset", "Argument not valid for this dataset", fmt.Sprintf("%s shapes synthetic prompts; a dataset of kind %q has its own.", name, kind))
+			}
+		}
+		if set(ds, "prefix_groups") && !set(ds, "prefix_tokens") {
+			problem("dataset", "Missing required argument", "prefix_groups spreads prompts over shared prefixes: set prefix_tokens too.")
+		}
+	}
+
+	if load := val.GetAttr("load"); !load.IsNull() {
+		hasConc, hasRate := set(load, "concurrency"), set(load, "rate")
+		switch {
+		case hasConc == hasRate:
+			problem("load", map[bool]string{true: "Conflicting arguments", false: "Missing required argument"}[hasConc],
+				"A load is either a closed loop, concurrency = [1, 8, 32], or an open loop, rate = [1, 5, 10] requests per second; set exactly one.")
+		case hasConc:
+			for _, name := range []string{"arrival", "burstiness", "max_concurrency"} {
+				if set(load, name) {
+					problem("load", "Argument not valid for this load", fmt.Sprintf("%s shapes an open loop (rate = …); a closed loop (concurrency = …) has none.", name))
+				}
+			}
+		}
+		if set(load, "requests") == set(load, "duration") {
+			problem("load", map[bool]string{true: "Conflicting arguments", false: "Missing required argument"}[set(load, "requests")],
+				"Each step sends a number of requests (requests = 200) or for a time (duration = \"2m\"); set exactly one.")
+		}
+		if hasRate && set(load, "duration") {
+			if rates, err := ParseRates(load.GetAttr("rate")); err == nil && slices.ContainsFunc(rates, func(r float64) bool { return math.IsInf(r, 1) }) {
+				problem("load", "Invalid value for \"rate\"", "rate = \"inf\" sends every request at once, so the step needs requests = N, not a duration.")
+			}
+		}
+		arrival := "poisson"
+		if set(load, "arrival") {
+			arrival = load.GetAttr("arrival").AsString()
+		}
+		if set(load, "burstiness") && arrival != "gamma" {
+			problem("load", "Argument not valid for this load", fmt.Sprintf("burstiness is the shape of gamma-distributed gaps; set arrival = \"gamma\" to use it (arrival is %q).", arrival))
+		}
 	}
 	return diags
 }
@@ -184,6 +374,11 @@ func DecodeScenarioSpec(v cty.Value) (ScenarioSpec, error) {
 	spec := ScenarioSpec{
 		API:         stringOr(v.GetAttr("api"), "chat"),
 		Percentiles: DefaultPercentiles,
+		IgnoreEOS:   boolOr(v.GetAttr("ignore_eos"), false),
+	}
+	if c := v.GetAttr("continuous_usage"); !c.IsNull() {
+		on := c.True()
+		spec.ContinuousUsage = &on
 	}
 	if p := v.GetAttr("percentiles"); !p.IsNull() {
 		spec.Percentiles = nil
@@ -193,12 +388,31 @@ func DecodeScenarioSpec(v cty.Value) (ScenarioSpec, error) {
 			spec.Percentiles = append(spec.Percentiles, f)
 		}
 	}
+	if eb := v.GetAttr("extra_body"); !eb.IsNull() {
+		b, err := ctyjson.Marshal(eb, eb.Type())
+		if err != nil {
+			return ScenarioSpec{}, fmt.Errorf("extra_body: %w", err)
+		}
+		spec.ExtraBody = b
+	}
+
 	ds := v.GetAttr("dataset")
 	spec.Dataset = DatasetSpec{
 		Kind:         ds.GetAttr("kind").AsString(),
-		InputTokens:  intOr(ds.GetAttr("input_tokens"), DefaultInputTokens),
-		OutputTokens: intOr(ds.GetAttr("output_tokens"), 0),
+		Path:         stringOr(ds.GetAttr("path"), ""),
+		PrefixTokens: intOr(ds.GetAttr("prefix_tokens"), 0),
+		PrefixGroups: intOr(ds.GetAttr("prefix_groups"), 0),
 		Seed:         int64(intOr(ds.GetAttr("seed"), 0)),
+	}
+	var err error
+	if spec.Dataset.Input, err = ParseLength("input_tokens", ds.GetAttr("input_tokens")); err != nil {
+		return ScenarioSpec{}, err
+	}
+	if spec.Dataset.Output, err = ParseLength("output_tokens", ds.GetAttr("output_tokens")); err != nil {
+		return ScenarioSpec{}, err
+	}
+	if spec.Dataset.Kind == "synthetic" && spec.Dataset.Input.IsZero() {
+		spec.Dataset.Input = LengthSpec{Fixed: DefaultInputTokens}
 	}
 	if p := ds.GetAttr("prompts"); !p.IsNull() {
 		for it := p.ElementIterator(); it.Next(); {
@@ -207,18 +421,35 @@ func DecodeScenarioSpec(v cty.Value) (ScenarioSpec, error) {
 		}
 	}
 	defaultMax := DefaultMaxTokens
-	if spec.Dataset.OutputTokens > 0 {
-		defaultMax = spec.Dataset.OutputTokens
+	if spec.Dataset.Output.Fixed > 0 {
+		defaultMax = spec.Dataset.Output.Fixed
 	}
 	spec.MaxTokens = intOr(v.GetAttr("max_tokens"), defaultMax)
 
 	load := v.GetAttr("load")
-	for it := load.GetAttr("concurrency").ElementIterator(); it.Next(); {
-		_, e := it.Element()
-		spec.Load.Concurrency = append(spec.Load.Concurrency, intOr(e, 1))
+	if c := load.GetAttr("concurrency"); !c.IsNull() {
+		for it := c.ElementIterator(); it.Next(); {
+			_, e := it.Element()
+			spec.Load.Concurrency = append(spec.Load.Concurrency, intOr(e, 1))
+		}
 	}
+	if spec.Load.Rates, err = ParseRates(load.GetAttr("rate")); err != nil {
+		return ScenarioSpec{}, err
+	}
+	spec.Load.Arrival = stringOr(load.GetAttr("arrival"), "poisson")
+	spec.Load.Burstiness = 1
+	if b := load.GetAttr("burstiness"); !b.IsNull() {
+		spec.Load.Burstiness, _ = b.AsBigFloat().Float64()
+	}
+	spec.Load.MaxConcurrency = intOr(load.GetAttr("max_concurrency"), 0)
 	spec.Load.Requests = intOr(load.GetAttr("requests"), 0)
 	spec.Load.Warmup = intOr(load.GetAttr("warmup"), 0)
+	spec.Load.Seed = int64(intOr(load.GetAttr("seed"), int(spec.Dataset.Seed)))
+	if d := load.GetAttr("duration"); !d.IsNull() {
+		if spec.Load.Duration, err = ParseDuration(d.AsString()); err != nil {
+			return ScenarioSpec{}, fmt.Errorf("load.duration: %w", err)
+		}
+	}
 
 	if slo := v.GetAttr("slo"); !slo.IsNull() {
 		for name, dst := range map[string]*time.Duration{"ttft": &spec.SLO.TTFT, "tpot": &spec.SLO.TPOT, "itl": &spec.SLO.ITL, "e2el": &spec.SLO.E2EL} {
@@ -232,6 +463,13 @@ func DecodeScenarioSpec(v cty.Value) (ScenarioSpec, error) {
 		}
 	}
 	return spec, nil
+}
+
+func boolOr(v cty.Value, def bool) bool {
+	if v.IsNull() {
+		return def
+	}
+	return v.True()
 }
 
 func stringOr(v cty.Value, def string) string {

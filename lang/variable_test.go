@@ -369,8 +369,8 @@ scenario "s" {
 		API:         "chat",
 		MaxTokens:   64,
 		Percentiles: []float64{50, 90, 99},
-		Dataset:     DatasetSpec{Kind: "synthetic", InputTokens: DefaultInputTokens, OutputTokens: 64},
-		Load:        LoadSpec{Concurrency: []int{1, 4}, Requests: 10},
+		Dataset:     DatasetSpec{Kind: "synthetic", Input: LengthSpec{Fixed: DefaultInputTokens}, Output: LengthSpec{Fixed: 64}},
+		Load:        LoadSpec{Concurrency: []int{1, 4}, Requests: 10, Arrival: "poisson", Burstiness: 1},
 		SLO:         SLOSpec{TTFT: 250_000_000},
 	}
 	if diff := cmp.Diff(want, spec); diff != "" {

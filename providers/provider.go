@@ -90,6 +90,9 @@ type CreateRequest struct {
 	Kind   Kind
 	Name   string
 	Config cty.Value
+	// Progress receives short lines about a long wait ("pod abc:
+	// RUNNING, /health 503, 2m10s"); nil means nobody listens.
+	Progress func(msg string)
 }
 
 // ReadRequest asks a provider to refresh a stored object. It carries no
@@ -112,10 +115,11 @@ type ReadResponse struct {
 
 // UpdateRequest asks a provider to change an object in place.
 type UpdateRequest struct {
-	Addr   string
-	Kind   Kind
-	Prior  State
-	Config cty.Value
+	Addr     string
+	Kind     Kind
+	Prior    State
+	Config   cty.Value
+	Progress func(msg string) // as in CreateRequest
 }
 
 // DeleteRequest asks a provider to remove an object.
@@ -140,6 +144,33 @@ type Endpoint struct {
 	// Release ends the caller's use of the endpoint; a provider may stop
 	// what it started for it. Nil means there is nothing to release.
 	Release func()
+}
+
+// Configuration shapes. A provider receives a block's evaluated
+// configuration as a cty object with every argument of the block (null when
+// not set) and these additions made by the executor:
+//
+//   - a pod's Config has "server": the configuration of the server placed
+//     on it (an object with the server block's arguments and "engine"), or
+//     null when none is; a pod's container runs that server.
+//   - a server's Config has "pod": the object of the pod it is placed on
+//     (the pod's arguments and computed attributes, "id" among them), or
+//     null for a server that is not on a pod.
+
+// GPUQuerier is implemented by providers that can run nvidia-smi where a
+// server runs, for GPU telemetry.
+type GPUQuerier interface {
+	// QueryGPU runs `nvidia-smi --query-gpu=<fields> --format=csv,noheader,nounits`
+	// once on the machine of the server in req and returns its output.
+	QueryGPU(ctx context.Context, req GPURequest) ([]byte, error)
+}
+
+// GPURequest names the server whose GPUs are queried and the fields.
+type GPURequest struct {
+	Addr   string
+	State  State
+	Config cty.Value
+	Fields []string
 }
 
 // ErrNotSupported is returned by a provider for an operation that the kind of

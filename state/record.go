@@ -31,6 +31,15 @@ type RequestRecord struct {
 	// TokenSource says where the token counts came from (the server's
 	// usage, or counted chunks).
 	TokenSource string
+	// Lag is the part of QueueTime the client itself caused.
+	Lag time.Duration
+	// TokenEvents and UsageTokens are the client's and the server's counts
+	// of what the request streamed.
+	TokenEvents int
+	UsageTokens int
+	// ChunkTokens holds the tokens each token event carried when the
+	// server reported them, nil otherwise; stored as uvarints.
+	ChunkTokens []uint32
 	HTTPStatus  int
 	Error       string
 }
@@ -49,14 +58,15 @@ func (s *Store) InsertRecords(recs []RequestRecord) error {
 	defer tx.Rollback()
 	stmt, err := tx.Prepare(`INSERT INTO records
 		(run_id, step, seq, request_id, warmup, start_ns, queue_ns, ttft_ns, e2el_ns, gaps,
-		 prompt_tokens, output_tokens, token_source, http_status, error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		 prompt_tokens, output_tokens, token_source, http_status, error,
+		 lag_ns, token_events, usage_tokens, chunk_tokens)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fail(err)
 	}
 	defer stmt.Close()
 	// The driver copies a bound blob, so one buffer serves every record.
-	var buf []byte
+	var buf, tokBuf []byte
 	for i := range recs {
 		r := &recs[i]
 		buf, err = appendGaps(buf[:0], r.Gaps)
@@ -67,9 +77,18 @@ func (s *Store) InsertRecords(recs []RequestRecord) error {
 		if len(buf) > 0 {
 			gaps = buf
 		}
+		var chunkTokens any // NULL when not known
+		if r.ChunkTokens != nil {
+			tokBuf = tokBuf[:0]
+			for _, n := range r.ChunkTokens {
+				tokBuf = binary.AppendUvarint(tokBuf, uint64(n))
+			}
+			chunkTokens = tokBuf
+		}
 		if _, err := stmt.Exec(r.RunID, r.Step, r.Seq, r.RequestID, r.Warmup,
 			int64(r.Start), int64(r.QueueTime), int64(r.TTFT), int64(r.E2EL), gaps,
-			r.PromptTokens, r.OutputTokens, r.TokenSource, r.HTTPStatus, r.Error); err != nil {
+			r.PromptTokens, r.OutputTokens, r.TokenSource, r.HTTPStatus, r.Error,
+			int64(r.Lag), r.TokenEvents, r.UsageTokens, chunkTokens); err != nil {
 			return fail(fmt.Errorf("run %d step %d seq %d: %w", r.RunID, r.Step, r.Seq, err))
 		}
 	}
@@ -86,7 +105,8 @@ func (s *Store) Records(runID int64, step int) ([]RequestRecord, error) {
 		return nil, fmt.Errorf("state: read records of run %d: %w", runID, err)
 	}
 	q := `SELECT run_id, step, seq, request_id, warmup, start_ns, queue_ns, ttft_ns, e2el_ns, gaps,
-		prompt_tokens, output_tokens, token_source, http_status, error
+		prompt_tokens, output_tokens, token_source, http_status, error,
+		lag_ns, token_events, usage_tokens, chunk_tokens
 		FROM records WHERE run_id = ?`
 	args := []any{runID}
 	if step >= 0 {
@@ -99,16 +119,23 @@ func (s *Store) Records(runID int64, step int) ([]RequestRecord, error) {
 	}
 	defer rows.Close()
 	var out []RequestRecord
-	var blob sql.RawBytes
+	var blob, tokBlob sql.RawBytes
 	for rows.Next() {
 		var r RequestRecord
-		var start, queue, ttft, e2el int64
+		var start, queue, ttft, e2el, lag int64
 		if err := rows.Scan(&r.RunID, &r.Step, &r.Seq, &r.RequestID, &r.Warmup,
 			&start, &queue, &ttft, &e2el, &blob,
-			&r.PromptTokens, &r.OutputTokens, &r.TokenSource, &r.HTTPStatus, &r.Error); err != nil {
+			&r.PromptTokens, &r.OutputTokens, &r.TokenSource, &r.HTTPStatus, &r.Error,
+			&lag, &r.TokenEvents, &r.UsageTokens, &tokBlob); err != nil {
 			return fail(err)
 		}
 		r.Start, r.QueueTime, r.TTFT, r.E2EL = time.Duration(start), time.Duration(queue), time.Duration(ttft), time.Duration(e2el)
+		r.Lag = time.Duration(lag)
+		if tokBlob != nil {
+			if r.ChunkTokens, err = decodeTokens(tokBlob); err != nil {
+				return fail(fmt.Errorf("step %d seq %d: %w", r.Step, r.Seq, err))
+			}
+		}
 		if r.Gaps, err = decodeGaps(blob); err != nil {
 			return fail(fmt.Errorf("step %d seq %d: %w", r.Step, r.Seq, err))
 		}
@@ -171,4 +198,18 @@ func decodeGaps(b []byte) ([]time.Duration, error) {
 		off += k
 	}
 	return gaps, nil
+}
+
+// decodeTokens reads per-event token counts stored as uvarints.
+func decodeTokens(b []byte) ([]uint32, error) {
+	out := make([]uint32, 0, len(b))
+	for len(b) > 0 {
+		v, n := binary.Uvarint(b)
+		if n <= 0 || v > math.MaxUint32 {
+			return nil, errors.New("malformed chunk token counts")
+		}
+		out = append(out, uint32(v))
+		b = b[n:]
+	}
+	return out, nil
 }

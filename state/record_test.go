@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -258,5 +259,48 @@ func TestGapsSize(t *testing.T) {
 	// Gaps of 5–45 ms take 4 bytes each, against 8 for a fixed int64.
 	if want := 4 * 200; len(enc) != want {
 		t.Errorf("200 gaps of 5-45ms encode to %d bytes, want %d", len(enc), want)
+	}
+}
+
+// TestRecordsMigratedFromSchema1 checks that request records written
+// before per-event token counts existed read back after the migration, with
+// those fields empty.
+func TestRecordsMigratedFromSchema1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "benchform.db")
+	old, err := openWith(path, migrations[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := old.BeginRun(Run{Scenario: "scenario.a", Status: RunRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.db.Exec(`INSERT INTO records (run_id, step, seq, request_id, warmup, start_ns, queue_ns, ttft_ns, e2el_ns, gaps,
+		prompt_tokens, output_tokens, token_source, http_status, error) VALUES (?, 0, 0, 'r', 0, 1, 2, 3, 4, NULL, 5, 6, 'usage', 200, '')`, id); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Records(id, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []RequestRecord{{RunID: id, RequestID: "r", Start: 1, QueueTime: 2, TTFT: 3, E2EL: 4, PromptTokens: 5, OutputTokens: 6, TokenSource: "usage", HTTPStatus: 200}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("records after migration (-want +got):\n%s", diff)
+	}
+	// New records carry the new fields.
+	rec := RequestRecord{RunID: id, Seq: 1, RequestID: "n", Lag: 7, TokenEvents: 3, UsageTokens: 4, ChunkTokens: []uint32{0, 1, 3}, TokenSource: "usage"}
+	if err := s.InsertRecords([]RequestRecord{rec}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Records(id, -1)
+	if diff := cmp.Diff(rec, got[1]); diff != "" {
+		t.Errorf("new record (-want +got):\n%s", diff)
 	}
 }

@@ -23,6 +23,20 @@ type migration struct {
 // version this binary writes.
 var migrations = []migration{
 	{name: "initial schema", up: migrateInitial},
+	{name: "per-event tokens and client lag in request records", up: migrateChunkTokens},
+}
+
+// migrateChunkTokens adds what a request record learns from servers that
+// report a running token count per chunk, and the client's own lag.
+func migrateChunkTokens(tx *sql.Tx) error {
+	_, err := tx.Exec(`
+ALTER TABLE records ADD COLUMN lag_ns       INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE records ADD COLUMN token_events INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE records ADD COLUMN usage_tokens INTEGER NOT NULL DEFAULT 0;
+-- uvarint token counts, one per token event; NULL when not known
+ALTER TABLE records ADD COLUMN chunk_tokens BLOB;
+`)
+	return err
 }
 
 // migrateInitial creates schema version 1.

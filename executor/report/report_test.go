@@ -2,7 +2,9 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
+	"math"
 	"os"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/benchform/benchform/executor"
+	"github.com/benchform/benchform/executor/workload"
 	"github.com/benchform/benchform/lang"
 )
 
@@ -119,4 +122,73 @@ func TestPlanRendering(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "plan.golden", buf.Bytes())
+}
+
+// TestOpenLoopTable pins the columns an open loop adds: the target rate,
+// the rate actually achieved and the client's lag, and a warning.
+func TestOpenLoopTable(t *testing.T) {
+	run := sampleRun()
+	run.Steps = run.Steps[:1]
+	s := &run.Steps[0]
+	s.Concurrency, s.RequestRate, s.AchievedRate, s.Label = 0, executor.Rate(10), 9.98, "rate=10"
+	s.Latency[executor.LatencyKey("p99", "client_lag")] = 0.21
+	s.Warnings = []string{"server.vllm already served this dataset, with the same seed, in run #6: its prefix cache may be warm"}
+	inf := run.Steps[0]
+	inf.RequestRate, inf.Label, inf.MaxConcurrency = executor.Rate(math.Inf(1)), "rate=inf", 64
+	inf.Warnings = nil
+	run.Steps = append(run.Steps, inf)
+	var buf bytes.Buffer
+	if err := ResultsTable(&buf, run); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "results-open-loop.golden", buf.Bytes())
+}
+
+// TestDetailedResults checks the per-request arrays of -detailed output.
+func TestDetailedResults(t *testing.T) {
+	run := sampleRun()
+	run.Steps = run.Steps[:1]
+	run.Requests = [][]workload.Record{{
+		{ID: "w", Warmup: true},
+		{ID: "a", Seq: 1, Start: 10 * time.Millisecond, QueueTime: time.Millisecond, TTFT: 50 * time.Millisecond, E2EL: 80 * time.Millisecond,
+			Gaps: []time.Duration{10 * time.Millisecond, 20 * time.Millisecond}, ChunkTokens: []uint32{0, 1, 2},
+			PromptTokens: 12, OutputTokens: 3, TokenSource: workload.TokenSourceUsage, TokenEvents: 3, UsageTokens: 3, HTTPStatus: 200},
+		{ID: "b", Seq: 2, HTTPStatus: 503, Err: "HTTP 503: overloaded"},
+	}}
+	var buf bytes.Buffer
+	if err := ResultsJSON(&buf, []Run{run}); err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Steps []struct {
+			Requests struct {
+				IDs         []string    `json:"request_ids"`
+				TTFTs       []float64   `json:"ttfts"`
+				ITLs        [][]float64 `json:"itls"`
+				ChunkTokens [][]uint32  `json:"chunk_tokens"`
+				Errors      []string    `json:"errors"`
+			} `json:"requests"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	req := got.Steps[0].Requests
+	if diff := cmp.Diff([]string{"a", "b"}, req.IDs); diff != "" {
+		t.Errorf("request ids, warm-up left out (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]float64{0.05, 0}, req.TTFTs); diff != "" {
+		t.Errorf("ttfts in seconds (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([][]float64{{0.01, 0.02}, {}}, req.ITLs); diff != "" {
+		t.Errorf("itls (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"", "HTTP 503: overloaded"}, req.Errors); diff != "" {
+		t.Errorf("errors (-want +got):\n%s", diff)
+	}
+	buf.Reset()
+	if err := RequestsCSV(&buf, []Run{run}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "requests.golden.csv", buf.Bytes())
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/olekukonko/tablewriter/tw"
 
 	"github.com/benchform/benchform/executor"
+	"github.com/benchform/benchform/executor/workload"
 )
 
 // Run is one scenario run as reported.
@@ -27,6 +28,9 @@ type Run struct {
 	Note  string
 	Error string
 	Steps []executor.StepSummary
+	// Requests, when set, holds each step's measured requests, aligned
+	// with Steps, for -detailed output.
+	Requests [][]workload.Record
 }
 
 // ResultsTable writes a run as a heading and one table row per step.
@@ -61,7 +65,11 @@ func ResultsTable(w io.Writer, run Run) error {
 	hasSLO := run.Steps[0].RequestGoodput != nil
 	// One server needs no column of its own; the heading names it.
 	multi := len(servers) > 1
-	header := []string{"server", "concurrency", "ok", "failed", "req/s", "out tok/s"}
+	openLoop := run.Steps[0].RequestRate != 0
+	header := []string{"server", "concurrency", "ok", "failed", "req/s", "out tok/s", "tok/s/user"}
+	if openLoop {
+		header = []string{"server", "rate", "sent/s", "lag p99", "ok", "failed", "req/s", "out tok/s", "tok/s/user"}
+	}
 	for _, p := range percentiles {
 		header = append(header, "TTFT "+executor.PercentileStat(p))
 	}
@@ -73,10 +81,23 @@ func ResultsTable(w io.Writer, run Run) error {
 	var rows [][]string
 	for _, s := range run.Steps {
 		label := strconv.Itoa(s.Concurrency)
+		if openLoop {
+			label = s.RequestRate.String() + "/s"
+			if s.RequestRate.IsInf() {
+				label = "all at once"
+			}
+			if s.MaxConcurrency > 0 {
+				label += fmt.Sprintf(" ≤%d", s.MaxConcurrency)
+			}
+		}
 		if s.Status != "completed" {
 			label += " (" + s.Status + ")"
 		}
-		row := []string{s.Server, label, strconv.Itoa(s.Completed), strconv.Itoa(s.Failed), num(s.RequestThroughput, 2), num(s.OutputThroughput, 1)}
+		row := []string{s.Server, label}
+		if openLoop {
+			row = append(row, num(s.AchievedRate, 2), num(s.Latency[executor.LatencyKey("p99", "client_lag")], 2))
+		}
+		row = append(row, strconv.Itoa(s.Completed), strconv.Itoa(s.Failed), num(s.RequestThroughput, 2), num(s.OutputThroughput, 1), num(s.OutputThroughputPerUser, 1))
 		for _, p := range percentiles {
 			row = append(row, num(s.Latency[executor.LatencyKey(executor.PercentileStat(p), "ttft")], 2))
 		}
@@ -123,6 +144,11 @@ func ResultsTable(w io.Writer, run Run) error {
 			pw.printf("  %s %s: %d × %s\n", s.Server, s.Label, e.Count, e.Message)
 		}
 	}
+	for _, s := range run.Steps {
+		for _, w := range s.Warnings {
+			pw.printf("Warning: %s %s: %s\n", s.Server, s.Label, w)
+		}
+	}
 	return pw.err
 }
 
@@ -136,11 +162,21 @@ func footnote(run Run) string {
 			total += n
 		}
 	}
+	disagree := 0
+	for _, s := range run.Steps {
+		disagree += s.TokenSourcesDisagree
+	}
 	lines := []string{
 		"Latencies in ms, over successful requests. TTFT: request sent → first token event. ITL: gap between",
 		"successive token events (per chunk). TPOT: (E2EL − TTFT) / (output tokens − 1). E2EL: sent → last token",
-		"event. Definitions as vLLM's bench serve.",
+		"event. Definitions as vLLM's bench serve. tok/s/user: Σ output tokens ÷ Σ E2EL.",
 		fmt.Sprintf("Output tokens from the server's usage report for %d of %d requests, else counted token events.", usage, total),
+	}
+	if run.Steps[0].RequestRate != 0 {
+		lines = append(lines, "sent/s: the rate requests were actually sent at; lag p99: how late the client sent them (ms).")
+	}
+	if disagree > 0 {
+		lines = append(lines, fmt.Sprintf("The server's token count and the client's disagree for %d requests (multi-token chunks, or a server that miscounts).", disagree))
 	}
 	if run.Note != "" {
 		lines = append(lines, "Dataset: "+run.Note+".")
@@ -173,7 +209,13 @@ func stepFields(s executor.StepSummary) []field {
 	f := []field{
 		{"server", s.Server},
 		{"label", s.Label},
-		{"concurrency", s.Concurrency},
+	}
+	if s.RequestRate != 0 {
+		f = append(f, field{"request_rate", s.RequestRate}, field{"max_concurrency", s.MaxConcurrency}, field{"achieved_request_rate", s.AchievedRate})
+	} else {
+		f = append(f, field{"concurrency", s.Concurrency})
+	}
+	f = append(f, []field{
 		{"status", s.Status},
 		{"duration", s.DurationSeconds},
 		{"completed", s.Completed},
@@ -183,7 +225,8 @@ func stepFields(s executor.StepSummary) []field {
 		{"request_throughput", s.RequestThroughput},
 		{"output_throughput", s.OutputThroughput},
 		{"total_token_throughput", s.TotalTokenThroughput},
-	}
+		{"output_throughput_per_user", s.OutputThroughputPerUser},
+	}...)
 	if s.RequestGoodput != nil {
 		f = append(f, field{"request_goodput", *s.RequestGoodput}, field{"good_percent", deref(s.GoodPercent)})
 	}
@@ -201,7 +244,17 @@ func stepFields(s executor.StepSummary) []field {
 			f = append(f, field{key, s.Latency[key]})
 		}
 	}
-	f = append(f, field{"output_tokens_from_usage", s.TokenSources["usage"]}, field{"output_tokens_from_chunks", s.TokenSources["chunks"]})
+	f = append(f,
+		field{"output_tokens_from_usage", s.TokenSources["usage"]},
+		field{"output_tokens_from_chunks", s.TokenSources["chunks"]},
+		field{"token_sources_disagree", s.TokenSourcesDisagree},
+	)
+	if len(s.Errors) > 0 {
+		f = append(f, field{"errors", s.Errors})
+	}
+	if len(s.Warnings) > 0 {
+		f = append(f, field{"warnings", s.Warnings})
+	}
 	return f
 }
 
@@ -233,14 +286,19 @@ func (o orderedObject) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// ResultsJSON writes runs as JSON: per run its identity and one object per
-// step with vLLM's result keys.
+// ResultsJSON writes runs as JSON: per run its identity, the definitions
+// of its figures, and one object per step with vLLM's result keys; with
+// Requests set, each step also carries vLLM's per-request arrays (times in
+// seconds, as its --save-detailed writes them).
 func ResultsJSON(w io.Writer, runs []Run) error {
 	out := make([]orderedObject, 0, len(runs))
 	for _, r := range runs {
 		steps := make([]orderedObject, len(r.Steps))
 		for i, s := range r.Steps {
 			steps[i] = stepFields(s)
+			if i < len(r.Requests) {
+				steps[i] = append(steps[i], field{"requests", detailArrays(r.Requests[i])})
+			}
 		}
 		obj := orderedObject{
 			{"run", r.ID},
@@ -254,7 +312,7 @@ func ResultsJSON(w io.Writer, runs []Run) error {
 		if r.Error != "" {
 			obj = append(obj, field{"error", r.Error})
 		}
-		obj = append(obj, field{"dataset", r.Note}, field{"steps", steps})
+		obj = append(obj, field{"dataset", r.Note}, field{"definitions", executor.Definitions}, field{"steps", steps})
 		out = append(out, obj)
 	}
 	enc := json.NewEncoder(w)
@@ -265,30 +323,143 @@ func ResultsJSON(w io.Writer, runs []Run) error {
 	return enc.Encode(out)
 }
 
+// detailArrays lays out measured requests as vLLM's --save-detailed does:
+// one array per field, times in seconds.
+func detailArrays(recs []workload.Record) orderedObject {
+	var (
+		ids, errs, sources       []string
+		inputs, outputs          []int
+		ttfts, latencies, starts []float64
+		queues, lags             []float64
+		itls                     [][]float64
+		chunkTokens              [][]uint32
+		anyChunkTokens           bool
+	)
+	for _, r := range recs {
+		if r.Warmup {
+			continue
+		}
+		ids = append(ids, r.ID)
+		errs = append(errs, r.Err)
+		sources = append(sources, string(r.TokenSource))
+		inputs = append(inputs, r.PromptTokens)
+		outputs = append(outputs, r.OutputTokens)
+		ttfts = append(ttfts, r.TTFT.Seconds())
+		latencies = append(latencies, r.E2EL.Seconds())
+		starts = append(starts, r.Start.Seconds())
+		queues = append(queues, r.QueueTime.Seconds())
+		lags = append(lags, r.Lag.Seconds())
+		gaps := make([]float64, len(r.Gaps))
+		for i, g := range r.Gaps {
+			gaps[i] = g.Seconds()
+		}
+		itls = append(itls, gaps)
+		chunkTokens = append(chunkTokens, r.ChunkTokens)
+		anyChunkTokens = anyChunkTokens || r.ChunkTokens != nil
+	}
+	o := orderedObject{
+		{"request_ids", ids},
+		{"input_lens", inputs},
+		{"output_lens", outputs},
+		{"ttfts", ttfts},
+		{"itls", itls},
+		{"latencies", latencies},
+		{"start_times", starts},
+		{"queue_times", queues},
+		{"client_lags", lags},
+		{"token_sources", sources},
+		{"errors", errs},
+	}
+	if anyChunkTokens {
+		o = append(o, field{"chunk_tokens", chunkTokens})
+	}
+	return o
+}
+
 // ResultsCSV writes one row per step of every run, with vLLM's result keys
-// as the header.
+// as the header (the union of every step's, in order of appearance).
 func ResultsCSV(w io.Writer, runs []Run) error {
-	cw := csv.NewWriter(w)
-	wroteHeader := false
+	var header []string
+	seen := map[string]bool{}
+	var rows []map[string]string
 	for _, r := range runs {
 		for _, s := range r.Steps {
 			fields := append([]field{{"run", r.ID}, {"scenario", r.Scenario}}, stepFields(s)...)
-			if !wroteHeader {
-				header := make([]string, len(fields))
-				for i, f := range fields {
-					header[i] = f.key
+			row := map[string]string{}
+			for _, f := range fields {
+				v, ok := csvValue(f.value)
+				if !ok {
+					continue // lists belong to JSON
 				}
-				if err := cw.Write(header); err != nil {
+				if !seen[f.key] {
+					seen[f.key] = true
+					header = append(header, f.key)
+				}
+				row[f.key] = v
+			}
+			rows = append(rows, row)
+		}
+	}
+	cw := csv.NewWriter(w)
+	if len(header) > 0 {
+		if err := cw.Write(header); err != nil {
+			return err
+		}
+	}
+	for _, row := range rows {
+		line := make([]string, len(header))
+		for i, k := range header {
+			line[i] = row[k]
+		}
+		if err := cw.Write(line); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// RequestsCSV writes one row per measured request of every run's steps
+// (-detailed), times in milliseconds; a request's gaps are one column,
+// space-separated.
+func RequestsCSV(w io.Writer, runs []Run) error {
+	cw := csv.NewWriter(w)
+	header := []string{"run", "scenario", "server", "label", "seq", "request_id", "start_ms", "client_queue_time_ms", "client_lag_ms",
+		"ttft_ms", "e2el_ms", "tpot_ms", "prompt_tokens", "output_tokens", "token_source", "token_events", "usage_tokens", "http_status", "error", "itl_ms", "chunk_tokens"}
+	if err := cw.Write(header); err != nil {
+		return err
+	}
+	msText := func(d time.Duration) string { return strconv.FormatFloat(float64(d)/1e6, 'f', -1, 64) }
+	for _, r := range runs {
+		for i, s := range r.Steps {
+			if i >= len(r.Requests) {
+				continue
+			}
+			for _, rec := range r.Requests[i] {
+				if rec.Warmup {
+					continue
+				}
+				tpot := ""
+				if t, ok := rec.TPOT(); ok && rec.OK() {
+					tpot = msText(t)
+				}
+				gaps := make([]string, len(rec.Gaps))
+				for j, g := range rec.Gaps {
+					gaps[j] = msText(g)
+				}
+				tokens := make([]string, len(rec.ChunkTokens))
+				for j, n := range rec.ChunkTokens {
+					tokens[j] = strconv.FormatUint(uint64(n), 10)
+				}
+				if err := cw.Write([]string{
+					strconv.FormatInt(r.ID, 10), r.Scenario, s.Server, s.Label, strconv.Itoa(rec.Seq), rec.ID,
+					msText(rec.Start), msText(rec.QueueTime), msText(rec.Lag), msText(rec.TTFT), msText(rec.E2EL), tpot,
+					strconv.Itoa(rec.PromptTokens), strconv.Itoa(rec.OutputTokens), string(rec.TokenSource),
+					strconv.Itoa(rec.TokenEvents), strconv.Itoa(rec.UsageTokens), strconv.Itoa(rec.HTTPStatus), rec.Err,
+					strings.Join(gaps, " "), strings.Join(tokens, " "),
+				}); err != nil {
 					return err
 				}
-				wroteHeader = true
-			}
-			row := make([]string, len(fields))
-			for i, f := range fields {
-				row[i] = csvValue(f.value)
-			}
-			if err := cw.Write(row); err != nil {
-				return err
 			}
 		}
 	}
@@ -296,11 +467,12 @@ func ResultsCSV(w io.Writer, runs []Run) error {
 	return cw.Error()
 }
 
-func csvValue(v any) string {
+func csvValue(v any) (string, bool) {
 	switch x := v.(type) {
 	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
-	default:
-		return fmt.Sprint(x)
+		return strconv.FormatFloat(x, 'f', -1, 64), true
+	case string, int, int64, executor.Rate:
+		return fmt.Sprint(x), true
 	}
+	return "", false
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"sync"
@@ -171,31 +172,39 @@ func TestRunClosedCancelledBeforeStart(t *testing.T) {
 	}
 }
 
-func TestRunClosedValidates(t *testing.T) {
-	ok := ClosedLoop{Concurrency: 1, Requests: 1}
+func TestRunValidates(t *testing.T) {
 	prompts := []Prompt{{Text: "p"}}
+	ok := Step{API: APIChat, Prompts: prompts, MaxTokens: 1, Load: Load{Concurrency: 1, Requests: 1}}
+	with := func(f func(*Step)) Step {
+		s := ok
+		f(&s)
+		return s
+	}
+	inf := math.Inf(1)
 	tests := []struct {
-		name      string
-		client    *Client
-		api       API
-		prompts   []Prompt
-		maxTokens int
-		load      ClosedLoop
-		want      string
+		name   string
+		client *Client
+		step   Step
+		want   string
 	}{
-		{"nil client", nil, APIChat, prompts, 1, ok, "closed loop: nil client"},
-		{"zero concurrency", NewClient(1), APIChat, prompts, 1, ClosedLoop{Requests: 1}, "closed loop: concurrency must be at least 1, got 0"},
-		{"zero requests", NewClient(1), APIChat, prompts, 1, ClosedLoop{Concurrency: 1}, "closed loop: requests must be at least 1, got 0"},
-		{"negative warm-up", NewClient(1), APIChat, prompts, 1, ClosedLoop{Concurrency: 1, Requests: 1, Warmup: -1}, "closed loop: warm-up requests must not be negative, got -1"},
-		{"no prompts", NewClient(1), APIChat, nil, 1, ok, "closed loop: no prompts"},
-		{"zero max tokens", NewClient(1), APIChat, prompts, 0, ok, "closed loop: max tokens must be at least 1, got 0"},
-		{"unknown api", NewClient(1), "embeddings", prompts, 1, ok, `closed loop: unknown api "embeddings"`},
+		{"nil client", nil, ok, "workload: nil client"},
+		{"neither concurrency nor rate", NewClient(1), with(func(s *Step) { s.Load = Load{Requests: 1} }), "workload: a step needs a concurrency or a rate above zero"},
+		{"both concurrency and rate", NewClient(1), with(func(s *Step) { s.Load.Rate = 2 }), "workload: a step has either a concurrency or a rate, not both"},
+		{"zero requests", NewClient(1), with(func(s *Step) { s.Load.Requests = 0 }), "workload: a step needs a number of requests or a duration"},
+		{"requests and duration", NewClient(1), with(func(s *Step) { s.Load.Duration = time.Second }), "workload: a step has either a number of requests or a duration, not both"},
+		{"infinite rate for a duration", NewClient(1), with(func(s *Step) { s.Load = Load{Rate: inf, Duration: time.Second} }), "workload: an infinite rate sends everything at once, so it needs a number of requests, not a duration"},
+		{"gamma without burstiness", NewClient(1), with(func(s *Step) { s.Load = Load{Rate: 1, Requests: 1, Arrival: ArrivalGamma} }), "workload: gamma arrivals need a burstiness above zero, got 0"},
+		{"unknown arrival", NewClient(1), with(func(s *Step) { s.Load = Load{Rate: 1, Requests: 1, Arrival: "bursty"} }), `workload: unknown arrival "bursty"`},
+		{"negative warm-up", NewClient(1), with(func(s *Step) { s.Load.Warmup = -1 }), "workload: warm-up requests must not be negative, got -1"},
+		{"no prompts", NewClient(1), with(func(s *Step) { s.Prompts = nil }), "workload: no prompts"},
+		{"zero max tokens", NewClient(1), with(func(s *Step) { s.MaxTokens = 0 }), "workload: max tokens must be at least 1, got 0"},
+		{"unknown api", NewClient(1), with(func(s *Step) { s.API = "embeddings" }), `workload: unknown api "embeddings"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := RunClosed(context.Background(), tt.client, Target{BaseURL: "http://127.0.0.1:1"}, tt.api, tt.prompts, tt.maxTokens, "", tt.load, nil)
+			_, err := Run(context.Background(), tt.client, Target{BaseURL: "http://127.0.0.1:1"}, tt.step, nil)
 			if err == nil || err.Error() != tt.want {
-				t.Errorf("RunClosed() error = %v, want %q", err, tt.want)
+				t.Errorf("Run() error = %v, want %q", err, tt.want)
 			}
 		})
 	}

@@ -42,10 +42,23 @@ type Target struct {
 // Prompt is one input from a dataset.
 type Prompt struct {
 	// Text is sent as the user message (chat) or the prompt (completions).
+	// A chat prompt with Messages sends those instead; a completions
+	// request then sends their contents joined by newlines.
 	Text string
+	// Messages is a whole conversation, for chat datasets that have one.
+	Messages []Message
 	// InputTokens is the dataset's planned prompt length, reported when the
 	// server sends no usage.prompt_tokens.
 	InputTokens int
+	// OutputTokens is the length the dataset asks of the answer; it becomes
+	// the request's max_tokens. Zero leaves the scenario's max_tokens.
+	OutputTokens int
+}
+
+// Message is one turn of a chat conversation.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
 }
 
 // Request is one streaming completion to send.
@@ -57,6 +70,21 @@ type Request struct {
 	MaxTokens int
 	// ID is sent as X-Request-Id and copied to the Record.
 	ID string
+	Options
+}
+
+// Options are request settings some servers honour and others reject.
+type Options struct {
+	// ContinuousUsage asks for a running usage count on every chunk
+	// (stream_options.continuous_usage_stats, which vLLM and SGLang honour),
+	// so that a chunk carrying several tokens is attributed exactly.
+	ContinuousUsage bool
+	// IgnoreEOS asks the server to generate max_tokens whatever the model
+	// says (vLLM and SGLang's ignore_eos).
+	IgnoreEOS bool
+	// ExtraBody is a JSON object whose fields are added to every request
+	// body, overriding benchform's own.
+	ExtraBody json.RawMessage
 }
 
 // TokenSource says where a Record's OutputTokens came from.
@@ -85,9 +113,14 @@ type Record struct {
 	Warmup bool
 	// Start is the send instant relative to the step's start.
 	Start time.Duration
-	// QueueTime runs from when the schedule released the request to its
-	// send instant: client-side delay that TTFT and E2EL exclude.
+	// QueueTime runs from when the schedule meant the request to go to its
+	// send instant: time spent waiting for a free slot under a concurrency
+	// cap plus the client's own lag, which TTFT and E2EL exclude.
 	QueueTime time.Duration
+	// Lag is the part of QueueTime the client itself caused: from when the
+	// request was both due and had a slot to its send instant. A large lag
+	// means the client, not the server, limited the load.
+	Lag time.Duration
 	// TTFT is the first token event's arrival; zero when none arrived.
 	TTFT time.Duration
 	// E2EL is the last token event's arrival. The usage chunk and [DONE]
@@ -96,6 +129,15 @@ type Record struct {
 	// Gaps holds the time between successive token events (vLLM's ITL), one
 	// entry per event after the first, not per token.
 	Gaps []time.Duration
+	// ChunkTokens holds, when the server reported a running usage count on
+	// every token event, how many tokens each event carried (the role-only
+	// first chat event carries none); nil when that is not known.
+	ChunkTokens []uint32
+	// TokenEvents is the number of token events.
+	TokenEvents int
+	// UsageTokens is the server's final usage.completion_tokens, zero when
+	// it sent none.
+	UsageTokens int
 	// PromptTokens is usage.prompt_tokens when the server sent it, else the
 	// prompt's planned length.
 	PromptTokens int
@@ -121,6 +163,24 @@ func (r Record) TPOT() (time.Duration, bool) {
 		return 0, false
 	}
 	return divRound(r.E2EL-r.TTFT, r.OutputTokens-1), true
+}
+
+// TokenSourcesDisagree reports whether the server's final usage count and
+// the client's own count disagree: the sum of per-event counts when every
+// event carried one, else the number of token events, of which a chat
+// stream's first may be role-only and carry no token.
+func (r Record) TokenSourcesDisagree() bool {
+	if r.UsageTokens == 0 {
+		return false // one source only
+	}
+	if r.ChunkTokens != nil {
+		sum := 0
+		for _, n := range r.ChunkTokens {
+			sum += int(n)
+		}
+		return sum != r.UsageTokens
+	}
+	return r.UsageTokens != r.TokenEvents && r.UsageTokens != r.TokenEvents-1
 }
 
 func divRound(d time.Duration, n int) time.Duration {
@@ -181,21 +241,18 @@ func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
 // error: failures are in Record.Err. Seq, Warmup and Start are left zero for
 // the schedule to fill; QueueTime is the client's own preparation time.
 func (c *Client) Do(ctx context.Context, t Target, r Request) Record {
-	rec, _ := c.do(ctx, t, r, time.Now())
+	now := time.Now()
+	rec, _ := c.do(ctx, t, r, now, now)
 	return rec
 }
 
 type chatBody struct {
 	Model               string        `json:"model"`
-	Messages            []chatMessage `json:"messages"`
+	Messages            []Message     `json:"messages"`
 	MaxCompletionTokens int           `json:"max_completion_tokens"`
 	Stream              bool          `json:"stream"`
 	StreamOptions       streamOptions `json:"stream_options"`
-}
-
-type chatMessage struct {
-	Role    string `json:"role"`
-	Content string `json:"content"`
+	IgnoreEOS           bool          `json:"ignore_eos,omitempty"`
 }
 
 type completionsBody struct {
@@ -204,41 +261,85 @@ type completionsBody struct {
 	MaxTokens     int           `json:"max_tokens"`
 	Stream        bool          `json:"stream"`
 	StreamOptions streamOptions `json:"stream_options"`
+	IgnoreEOS     bool          `json:"ignore_eos,omitempty"`
 }
 
 type streamOptions struct {
-	IncludeUsage bool `json:"include_usage"`
+	IncludeUsage         bool `json:"include_usage"`
+	ContinuousUsageStats bool `json:"continuous_usage_stats,omitempty"`
 }
 
 func requestBody(model string, r Request) (path string, body []byte, err error) {
+	opts := streamOptions{IncludeUsage: true, ContinuousUsageStats: r.ContinuousUsage}
+	maxTokens := r.MaxTokens
+	if r.Prompt.OutputTokens > 0 {
+		maxTokens = r.Prompt.OutputTokens
+	}
 	switch r.API {
 	case APIChat:
+		messages := r.Prompt.Messages
+		if len(messages) == 0 {
+			messages = []Message{{Role: "user", Content: r.Prompt.Text}}
+		}
+		path = "/v1/chat/completions"
 		body, err = json.Marshal(chatBody{
 			Model:               model,
-			Messages:            []chatMessage{{Role: "user", Content: r.Prompt.Text}},
-			MaxCompletionTokens: r.MaxTokens,
+			Messages:            messages,
+			MaxCompletionTokens: maxTokens,
 			Stream:              true,
-			StreamOptions:       streamOptions{IncludeUsage: true},
+			StreamOptions:       opts,
+			IgnoreEOS:           r.IgnoreEOS,
 		})
-		return "/v1/chat/completions", body, err
 	case APICompletions:
+		text := r.Prompt.Text
+		if text == "" && len(r.Prompt.Messages) > 0 {
+			parts := make([]string, len(r.Prompt.Messages))
+			for i, m := range r.Prompt.Messages {
+				parts[i] = m.Content
+			}
+			text = strings.Join(parts, "\n")
+		}
+		path = "/v1/completions"
 		body, err = json.Marshal(completionsBody{
 			Model:         model,
-			Prompt:        r.Prompt.Text,
-			MaxTokens:     r.MaxTokens,
+			Prompt:        text,
+			MaxTokens:     maxTokens,
 			Stream:        true,
-			StreamOptions: streamOptions{IncludeUsage: true},
+			StreamOptions: opts,
+			IgnoreEOS:     r.IgnoreEOS,
 		})
-		return "/v1/completions", body, err
+	default:
+		return "", nil, fmt.Errorf("unknown api %q", r.API)
 	}
-	return "", nil, fmt.Errorf("unknown api %q", r.API)
+	if err != nil || len(r.ExtraBody) == 0 {
+		return path, body, err
+	}
+	body, err = mergeObjects(body, r.ExtraBody)
+	return path, body, err
+}
+
+// mergeObjects adds the fields of extra to the JSON object base, replacing
+// fields of the same name.
+func mergeObjects(base, extra json.RawMessage) ([]byte, error) {
+	var b, e map[string]json.RawMessage
+	if err := json.Unmarshal(base, &b); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(extra, &e); err != nil {
+		return nil, fmt.Errorf("extra body: %w", err)
+	}
+	for k, v := range e {
+		b[k] = v
+	}
+	return json.Marshal(b)
 }
 
 var readers = sync.Pool{New: func() any { return newSSEReader(nil, 16<<10) }}
 
-// do sends one request. released is when the schedule let it go; sent is
-// its send instant, the origin of every duration in the Record.
-func (c *Client) do(ctx context.Context, t Target, r Request, released time.Time) (rec Record, sent time.Time) {
+// do sends one request. due is when the schedule meant it to go and ready
+// when it was also free to (a slot was available); sent is its send
+// instant, the origin of every duration in the Record.
+func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Time) (rec Record, sent time.Time) {
 	rec.ID = r.ID
 	rec.PromptTokens = r.Prompt.InputTokens
 	fail := func(msg string) (Record, time.Time) {
@@ -276,7 +377,7 @@ func (c *Client) do(ctx context.Context, t Target, r Request, released time.Time
 	defer func() { sr.gaps = gaps[:0] }()
 
 	sent = time.Now()
-	rec.QueueTime = sent.Sub(released)
+	rec.QueueTime, rec.Lag = sent.Sub(due), sent.Sub(ready)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		if msg := ctxErr(ctx); msg != "" {
@@ -299,7 +400,13 @@ func (c *Client) do(ctx context.Context, t Target, r Request, released time.Time
 		first, last        time.Time
 		usagePrompt, usage int
 		done               bool
+		// Per-event token counts are known only while every token event
+		// carries a running usage count.
+		chunkTokens   = sr.tokens[:0]
+		perEventKnown = true
+		prevUsage     int
 	)
+	defer func() { sr.tokens = chunkTokens[:0] }()
 	for {
 		data, at, err := sr.next()
 		if err != nil {
@@ -331,6 +438,14 @@ func (c *Client) do(ctx context.Context, t Target, r Request, released time.Time
 				gaps = append(gaps, at.Sub(last))
 			}
 			last = at
+			if perEventKnown {
+				if ch.hasUsage && ch.completionTokens >= prevUsage {
+					chunkTokens = append(chunkTokens, uint32(ch.completionTokens-prevUsage))
+					prevUsage = ch.completionTokens
+				} else {
+					perEventKnown = false
+				}
+			}
 		}
 		if ch.hasUsage {
 			// The last non-zero value wins, so continuous usage stats and a
@@ -358,6 +473,11 @@ func (c *Client) do(ctx context.Context, t Target, r Request, released time.Time
 		rec.TTFT = first.Sub(sent)
 		rec.E2EL = last.Sub(sent)
 	}
+	if perEventKnown && events > 0 {
+		rec.ChunkTokens = make([]uint32, len(chunkTokens))
+		copy(rec.ChunkTokens, chunkTokens)
+	}
+	rec.TokenEvents, rec.UsageTokens = events, usage
 	if usagePrompt > 0 {
 		rec.PromptTokens = usagePrompt
 	}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,7 +19,9 @@ import (
 
 // ignoreTimes leaves out what depends on the clock; tests that care about
 // timings check them separately.
-var ignoreTimes = cmpopts.IgnoreFields(Record{}, "QueueTime", "TTFT", "E2EL", "Gaps")
+// ignoreTimes leaves out what varies from run to run, and the per-event
+// token accounting, which TestTokenAccounting checks on its own.
+var ignoreTimes = cmpopts.IgnoreFields(Record{}, "QueueTime", "Lag", "TTFT", "E2EL", "Gaps", "ChunkTokens", "TokenEvents", "UsageTokens")
 
 func malformed(data string) string {
 	var v any
@@ -472,5 +475,94 @@ func TestClientReusesConnections(t *testing.T) {
 	// Every new connection would put a TCP handshake inside a TTFT.
 	if conns > workers {
 		t.Errorf("server accepted %d connections for %d workers", conns, workers)
+	}
+}
+
+// TestTokenAccounting checks the token counts a Record keeps besides
+// OutputTokens: the number of token events, the server's final usage, and
+// per-event counts when every event carries a running usage.
+func TestTokenAccounting(t *testing.T) {
+	usageOn := func(text string, n int) string {
+		return `data: {"choices":[{"index":0,"delta":{"content":"` + text + `"}}],"usage":{"prompt_tokens":3,"completion_tokens":` + strconv.Itoa(n) + "}}\n\n"
+	}
+	role := `data: {"choices":[{"index":0,"delta":{"role":"assistant","content":""}}],"usage":{"prompt_tokens":3,"completion_tokens":0}}` + "\n\n"
+	tests := []struct {
+		name       string
+		events     []string
+		wantChunks []uint32
+		wantEvents int
+		wantUsage  int
+	}{
+		{
+			name:       "running usage on every event, one chunk with three tokens",
+			events:     []string{role, usageOn("a", 1), usageOn("b c d", 4), usageOn("e", 5), usageChunk(3, 5)},
+			wantChunks: []uint32{0, 1, 3, 1},
+			wantEvents: 4,
+			wantUsage:  5,
+		},
+		{
+			name:       "usage only at the end",
+			events:     []string{chatToken("a"), chatToken("b"), usageChunk(3, 2)},
+			wantEvents: 2,
+			wantUsage:  2,
+		},
+		{
+			name:       "running usage missing on one event",
+			events:     []string{usageOn("a", 1), chatToken("b"), usageChunk(3, 2)},
+			wantEvents: 2,
+			wantUsage:  2,
+		},
+		{
+			name:       "no usage at all",
+			events:     []string{chatToken("a"), chatToken("b"), chatToken("c")},
+			wantEvents: 3,
+		},
+	}
+	c := NewClient(1)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, script(http.StatusOK, writes(append(tt.events, done)...)))
+			got := c.Do(context.Background(), target(srv), Request{API: APIChat, Prompt: Prompt{Text: "x"}, MaxTokens: 8, ID: "r", Options: Options{ContinuousUsage: true}})
+			if !got.OK() {
+				t.Fatal(got.Err)
+			}
+			if diff := cmp.Diff(tt.wantChunks, got.ChunkTokens); diff != "" {
+				t.Errorf("ChunkTokens (-want +got):\n%s", diff)
+			}
+			if got.TokenEvents != tt.wantEvents || got.UsageTokens != tt.wantUsage {
+				t.Errorf("TokenEvents, UsageTokens = %d, %d; want %d, %d", got.TokenEvents, got.UsageTokens, tt.wantEvents, tt.wantUsage)
+			}
+		})
+	}
+}
+
+func TestRequestBodyOptions(t *testing.T) {
+	tests := []struct {
+		name string
+		req  Request
+		want string
+	}{
+		{
+			name: "chat with messages, continuous usage, ignore_eos and an extra field overriding ours",
+			req: Request{API: APIChat, MaxTokens: 8, Prompt: Prompt{Messages: []Message{{Role: "system", Content: "s"}, {Role: "user", Content: "u"}}, OutputTokens: 5},
+				Options: Options{ContinuousUsage: true, IgnoreEOS: true, ExtraBody: json.RawMessage(`{"temperature":0,"max_completion_tokens":7}`)}},
+			want: `{"ignore_eos":true,"max_completion_tokens":7,"messages":[{"role":"system","content":"s"},{"role":"user","content":"u"}],"model":"m","stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":true},"temperature":0}`,
+		},
+		{
+			name: "completions with the dataset's output length",
+			req:  Request{API: APICompletions, MaxTokens: 8, Prompt: Prompt{Text: "p", OutputTokens: 3}},
+			want: `{"model":"m","prompt":"p","max_tokens":3,"stream":true,"stream_options":{"include_usage":true}}`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, body, err := requestBody("m", tt.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, string(body)); diff != "" {
+				t.Errorf("body (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

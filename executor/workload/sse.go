@@ -42,9 +42,10 @@ type sseReader struct {
 	at    time.Time
 	first bool // nothing read yet: a leading BOM is dropped
 	eof   bool
-	// gaps is scratch space for the request using this reader, kept here
-	// so that it is pooled with it.
-	gaps []time.Duration
+	// gaps and tokens are scratch space for the request using this reader,
+	// kept here so that they are pooled with it.
+	gaps   []time.Duration
+	tokens []uint32
 }
 
 func newSSEReader(r io.Reader, size int) *sseReader {

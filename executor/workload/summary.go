@@ -34,18 +34,24 @@ type Summary struct {
 
 	completed, failed, good int
 	inputTokens, outputTok  int
+	disagree                int
+	e2elSum                 time.Duration
 	ttft, tpot, e2el        []time.Duration
+	queue, lag              []time.Duration // every measured request's
 	itl                     []time.Duration // pooled gaps, in Add order
+	tokens                  []uint32        // pooled per-event token counts, where known
 	reqs                    []span          // successful requests, for peaks
 	sources                 map[TokenSource]int
 	errors                  map[string]int
 }
 
 // span is what the peak statistics need of a successful request; its gaps
-// are itl[gapsFrom : gapsFrom+gapsLen].
+// are itl[gapsFrom : gapsFrom+gapsLen] and, when known, its per-event token
+// counts tokens[tokFrom : tokFrom+tokLen].
 type span struct {
 	start, ttft, e2el time.Duration
 	gapsFrom, gapsLen int
+	tokFrom, tokLen   int
 }
 
 // defaultPercentiles are reported when NewSummary is given none.
@@ -79,6 +85,8 @@ func (s *Summary) Add(r Record) {
 		s.sources = map[TokenSource]int{}
 		s.errors = map[string]int{}
 	}
+	s.queue = append(s.queue, r.QueueTime)
+	s.lag = append(s.lag, r.Lag)
 	if !r.OK() {
 		s.failed++
 		s.errors[r.Err]++
@@ -87,14 +95,23 @@ func (s *Summary) Add(r Record) {
 	s.completed++
 	s.inputTokens += r.PromptTokens
 	s.outputTok += r.OutputTokens
+	s.e2elSum += r.E2EL
 	s.sources[r.TokenSource]++
+	if r.TokenSourcesDisagree() {
+		s.disagree++
+	}
 	s.ttft = append(s.ttft, r.TTFT)
 	s.e2el = append(s.e2el, r.E2EL)
 	tpot, ok := r.TPOT()
 	if ok {
 		s.tpot = append(s.tpot, tpot)
 	}
-	s.reqs = append(s.reqs, span{start: r.Start, ttft: r.TTFT, e2el: r.E2EL, gapsFrom: len(s.itl), gapsLen: len(r.Gaps)})
+	sp := span{start: r.Start, ttft: r.TTFT, e2el: r.E2EL, gapsFrom: len(s.itl), gapsLen: len(r.Gaps)}
+	if len(r.ChunkTokens) == len(r.Gaps)+1 {
+		sp.tokFrom, sp.tokLen = len(s.tokens), len(r.ChunkTokens)
+		s.tokens = append(s.tokens, r.ChunkTokens...)
+	}
+	s.reqs = append(s.reqs, sp)
 	s.itl = append(s.itl, r.Gaps...)
 	if s.slo.set() && s.isGood(r, tpot) {
 		s.good++
@@ -182,6 +199,17 @@ type Stats struct {
 	// TokenSources counts successful requests by where their output token
 	// count came from.
 	TokenSources map[TokenSource]int
+	// TokenSourcesDisagree counts successful requests whose server usage
+	// and counted token events disagree (see Record.TokenSourcesDisagree).
+	TokenSourcesDisagree int
+	// OutputThroughputPerUser is the output rate one stream sees on
+	// average: Σ output tokens ÷ Σ E2EL of successful requests, so TTFT
+	// counts against it as a user waits through it.
+	OutputThroughputPerUser float64
+	// QueueTime and Lag cover every measured request, failed ones
+	// included: the client-side wait before sending (for a slot under a
+	// cap, or behind schedule) and the part of it the client caused.
+	QueueTime, Lag Distribution
 	// Errors lists distinct failure messages, most frequent first.
 	Errors []ErrorCount
 }
@@ -200,8 +228,12 @@ func (s *Summary) Close(d time.Duration) Stats {
 		TotalOutputTokens:    s.outputTok,
 		HasSLO:               s.slo.set(),
 		MaxConcurrency:       maxOverlap(s.reqs),
-		PeakOutputThroughput: peakTokensPerSecond(s.reqs, s.itl),
+		PeakOutputThroughput: peakTokensPerSecond(s.reqs, s.itl, s.tokens),
 		TokenSources:         map[TokenSource]int{},
+		TokenSourcesDisagree: s.disagree,
+	}
+	if s.e2elSum > 0 {
+		st.OutputThroughputPerUser = float64(s.outputTok) / s.e2elSum.Seconds()
 	}
 	maps.Copy(st.TokenSources, s.sources)
 	if secs := d.Seconds(); secs > 0 {
@@ -225,6 +257,8 @@ func (s *Summary) Close(d time.Duration) Stats {
 	// The pooled gaps keep their order for peakTokensPerSecond, so they are
 	// sorted in a copy.
 	st.ITL = distribution(slices.Clone(s.itl), ps)
+	st.QueueTime = distribution(s.queue, ps)
+	st.Lag = distribution(s.lag, ps)
 	for msg, n := range s.errors {
 		st.Errors = append(st.Errors, ErrorCount{Message: msg, Count: n})
 	}
@@ -306,8 +340,10 @@ func maxOverlap(reqs []span) int {
 	return peak
 }
 
-// peakTokensPerSecond follows vLLM's max_output_tokens_per_s.
-func peakTokensPerSecond(reqs []span, itl []time.Duration) float64 {
+// peakTokensPerSecond follows vLLM's max_output_tokens_per_s, except that
+// an event whose token count the server reported counts that many tokens:
+// vLLM counts one per event, which undercounts multi-token chunks.
+func peakTokensPerSecond(reqs []span, itl []time.Duration, tokens []uint32) float64 {
 	if len(reqs) == 0 {
 		return 0
 	}
@@ -317,7 +353,7 @@ func peakTokensPerSecond(reqs []span, itl []time.Duration) float64 {
 	}
 	var bins []int
 	peak := 0
-	add := func(t time.Duration) {
+	add := func(t time.Duration, n int) {
 		b := int((t - origin) / time.Second)
 		if b < 0 {
 			return
@@ -325,15 +361,21 @@ func peakTokensPerSecond(reqs []span, itl []time.Duration) float64 {
 		if b >= len(bins) {
 			bins = append(bins, make([]int, b+1-len(bins))...)
 		}
-		bins[b]++
+		bins[b] += n
 		peak = max(peak, bins[b])
 	}
 	for _, r := range reqs {
+		count := func(event int) int {
+			if r.tokLen == 0 {
+				return 1
+			}
+			return int(tokens[r.tokFrom+event])
+		}
 		t := r.start + r.ttft
-		add(t)
-		for _, g := range itl[r.gapsFrom : r.gapsFrom+r.gapsLen] {
+		add(t, count(0))
+		for i, g := range itl[r.gapsFrom : r.gapsFrom+r.gapsLen] {
 			t += g
-			add(t)
+			add(t, count(i+1))
 		}
 	}
 	return float64(peak)

@@ -138,7 +138,12 @@ func TestSummary(t *testing.T) {
 		MaxConcurrency:       3,
 		PeakOutputThroughput: 8,
 		TokenSources:         map[TokenSource]int{TokenSourceUsage: 2, TokenSourceChunks: 1},
-		Errors:               []ErrorCount{{"HTTP 500: x", 2}, {"cancelled", 1}},
+		// 10 output tokens over 0.4 + 0.2 + 0.35 s of requests.
+		OutputThroughputPerUser: 10 / 0.95,
+		// Every measured request, failed ones too; these waited for nothing.
+		QueueTime: Distribution{Count: 6, Percentiles: []Percentile{{50, 0}, {90, 0}, {99, 0}}},
+		Lag:       Distribution{Count: 6, Percentiles: []Percentile{{50, 0}, {90, 0}, {99, 0}}},
+		Errors:    []ErrorCount{{"HTTP 500: x", 2}, {"cancelled", 1}},
 	}
 	if diff := cmp.Diff(want, got, nsApprox); diff != "" {
 		t.Errorf("Close() mismatch (-want +got):\n%s", diff)
@@ -152,7 +157,7 @@ func TestSummary(t *testing.T) {
 func TestSummaryEmpty(t *testing.T) {
 	got := NewSummary([]float64{99.9, -1, 150}, SLO{TTFT: time.Second}).Close(0)
 	zero := Distribution{Percentiles: []Percentile{{99.9, 0}, {0, 0}, {100, 0}}}
-	want := Stats{HasSLO: true, TTFT: zero, TPOT: zero, ITL: zero, E2EL: zero, TokenSources: map[TokenSource]int{}}
+	want := Stats{HasSLO: true, TTFT: zero, TPOT: zero, ITL: zero, E2EL: zero, QueueTime: zero, Lag: zero, TokenSources: map[TokenSource]int{}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Close() mismatch (-want +got):\n%s", diff)
 	}
@@ -267,5 +272,28 @@ func TestSummaryConcurrentAdd(t *testing.T) {
 	got := s.Close(time.Second)
 	if got.Completed != 400 || got.ITL.Count != 400 || got.RequestGoodput != 400 {
 		t.Errorf("Close() = %d completed, %d gaps, goodput %v; want 400 each", got.Completed, got.ITL.Count, got.RequestGoodput)
+	}
+}
+
+// TestMultiTokenChunks checks that per-event token counts, where the
+// server reported them, fill the peak-throughput bins exactly, and that
+// disagreeing token sources are counted.
+func TestMultiTokenChunks(t *testing.T) {
+	s := NewSummary(nil, SLO{})
+	s.Add(Record{ID: "a", TTFT: ms(100), E2EL: ms(300), Gaps: mss(100, 100, 0), ChunkTokens: []uint32{0, 1, 3, 1},
+		TokenEvents: 4, UsageTokens: 5, OutputTokens: 5, TokenSource: TokenSourceUsage})
+	// One token per event as far as the client can tell, but the server
+	// says 9: the sources disagree.
+	s.Add(Record{ID: "b", TTFT: ms(100), E2EL: ms(200), Gaps: mss(100), TokenEvents: 2, UsageTokens: 9, OutputTokens: 9, TokenSource: TokenSourceUsage})
+	// A role-only first event and one token per event after it agree.
+	s.Add(Record{ID: "c", TTFT: ms(100), E2EL: ms(200), Gaps: mss(100), TokenEvents: 3, UsageTokens: 2, OutputTokens: 2, TokenSource: TokenSourceUsage})
+	st := s.Close(time.Second)
+	// All in the first second: a's events carry 5 tokens; b and c count one
+	// per event placed by TTFT and gaps, 2 each.
+	if st.PeakOutputThroughput != 9 {
+		t.Errorf("peak = %v, want 9", st.PeakOutputThroughput)
+	}
+	if st.TokenSourcesDisagree != 1 {
+		t.Errorf("disagreeing requests = %d, want 1", st.TokenSourcesDisagree)
 	}
 }

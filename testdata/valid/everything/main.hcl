@@ -130,3 +130,41 @@ output "pod_id" {
   value       = pod.h100.id
   description = "The RunPod id of the pod."
 }
+
+scenario "open_loop" {
+  server     = server.sim
+  ignore_eos = true
+  extra_body = { temperature = 0, top_p = 0.9 }
+
+  dataset {
+    kind          = "synthetic"
+    input_tokens  = { mean = 512, stddev = 64 }
+    output_tokens = { min = 64, max = 256 }
+    prefix_tokens = 128
+    prefix_groups = 4
+    seed          = 3
+  }
+
+  load {
+    rate            = [1, 5, "inf"]
+    arrival         = "gamma"
+    burstiness      = 0.5
+    max_concurrency = 64
+    requests        = 50
+    warmup          = 2
+  }
+}
+
+scenario "from_file" {
+  server = server.sim
+
+  dataset {
+    kind = "jsonl"
+    path = "prompts.jsonl"
+  }
+
+  load {
+    concurrency = [4]
+    duration    = "30s"
+  }
+}
