@@ -215,7 +215,10 @@ func Run(ctx context.Context, c *Client, t Target, st Step, emit func(Record)) (
 	if !res.end.IsZero() {
 		win.Duration = res.end.Sub(win.Start)
 	}
-	if err := ctx.Err(); err != nil && res.completed < res.sent+res.unsent {
+	// A step bounded by time that is stopped before its time is up is cut
+	// short as much as one bounded by count that has requests left.
+	cutShort := res.completed < res.sent+res.unsent || (load.Duration > 0 && time.Since(win.Start) < load.Duration)
+	if err := ctx.Err(); err != nil && cutShort {
 		if res.end.IsZero() {
 			win.Duration = time.Since(win.Start)
 		}
@@ -366,6 +369,9 @@ func (s *step) pool(workers, n, seq0 int, deadline time.Time, warmup bool, promp
 	var out poolResult
 	for _, r := range results {
 		out.merge(r)
+	}
+	if s.ctx.Err() != nil && n != math.MaxInt {
+		out.unsent = n - out.sent
 	}
 	return out
 }

@@ -185,3 +185,24 @@ func TestOpenLoopForADurationAndCancel(t *testing.T) {
 		t.Errorf("sent %d requests in 100 ms at 100/s", win.Sent)
 	}
 }
+
+// TestClosedLoopCancelledBetweenRequests cancels a closed loop from emit,
+// between two requests: nothing is in flight, but requests are left, so
+// the step is reported cut short.
+func TestClosedLoopCancelledBetweenRequests(t *testing.T) {
+	hs := newServer(t, &loadServer{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n := 0
+	_, err := Run(ctx, NewClient(1), target(hs), Step{
+		API: APICompletions, Prompts: []Prompt{{Text: "p"}}, MaxTokens: 2,
+		Load: Load{Concurrency: 1, Requests: 1000},
+	}, func(Record) {
+		if n++; n == 3 {
+			cancel()
+		}
+	})
+	if err == nil {
+		t.Fatal("a step stopped with requests left returned no error")
+	}
+}
