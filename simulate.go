@@ -25,6 +25,7 @@ func (c *cli) simulate(args []string) int {
 	fs.IntVar(&m.DefaultMaxTokens, "default-max-tokens", m.DefaultMaxTokens, "output length of requests that set no max_tokens")
 	fs.IntVar(&m.MaxModelLen, "max-model-len", m.MaxModelLen, "context length; longer requests are refused")
 	fs.Int64Var(&m.Seed, "seed", m.Seed, "seed of the random draws")
+	tracePath := fs.String("trace", "", "write the time every token chunk was flushed to this file (request id, chunk index, Unix nanoseconds; tab-separated)")
 	if _, err := parseArgs(fs, args); err != nil {
 		return flagExit(err)
 	}
@@ -35,6 +36,14 @@ func (c *cli) simulate(args []string) int {
 	srv, err := simulated.NewServer(m)
 	if err != nil {
 		return c.errorf("%s", err)
+	}
+	if *tracePath != "" {
+		f, err := os.Create(*tracePath)
+		if err != nil {
+			return c.errorf("%s", err)
+		}
+		defer f.Close()
+		srv.SetTrace(f)
 	}
 	url, err := srv.Start(*listen)
 	if err != nil {

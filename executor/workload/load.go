@@ -72,6 +72,9 @@ type Step struct {
 // measured request is released to when the last one finished. Its Duration
 // is vLLM's benchmark duration, the denominator of every throughput.
 type Window struct {
+	// Origin is when Run was called: every Record.Start counts from it, so
+	// a request's send instant is Origin.Add(Start).
+	Origin   time.Time
 	Start    time.Time
 	Duration time.Duration
 	// Sent is the number of measured requests sent.
@@ -188,7 +191,7 @@ func Run(ctx context.Context, c *Client, t Target, st Step, emit func(Record)) (
 	}
 
 	prompt := func(i int) Prompt { return st.Prompts[i%len(st.Prompts)] }
-	win := Window{Start: time.Now()}
+	win := Window{Origin: s.start, Start: time.Now()}
 	var res poolResult
 	if load.Concurrency > 0 {
 		var deadline time.Time

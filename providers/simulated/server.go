@@ -34,6 +34,7 @@ type Server struct {
 	mux        *http.ServeMux
 	handler    http.Handler
 	modelsJSON []byte
+	trace      *tracer // nil unless SetTrace was called
 
 	// ctx is cancelled by Close; every generation watches it so that Close
 	// ends streams at once instead of waiting for their last token.
@@ -187,6 +188,9 @@ func (s *Server) Close() error {
 		<-served
 	}
 	s.active.Wait()
+	if s.trace != nil {
+		err = errors.Join(err, s.trace.flush())
+	}
 	if err != nil {
 		return fmt.Errorf("simulated: close: %w", err)
 	}
@@ -226,11 +230,11 @@ func (s *Server) serveGenerate(w http.ResponseWriter, r *http.Request, api apiKi
 	if api == apiChat {
 		prefix, object = "chatcmpl-", "chat.completion"
 	}
-	id := r.Header.Get("X-Request-Id")
-	if id == "" {
-		id = fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64())
+	requestID := r.Header.Get("X-Request-Id")
+	if requestID == "" {
+		requestID = fmt.Sprintf("%016x%016x", rand.Uint64(), rand.Uint64())
 	}
-	id = prefix + id
+	id := prefix + requestID
 	created := time.Now().Unix()
 
 	if j.stream {
@@ -238,6 +242,9 @@ func (s *Server) serveGenerate(w http.ResponseWriter, r *http.Request, api apiKi
 			object = "chat.completion.chunk"
 		}
 		st := newSSE(w, api, id, object, created, s.m.ServedModel, j)
+		if s.trace != nil {
+			st.trace, st.requestID = s.trace, requestID
+		}
 		// Headers go out at once, as vLLM's do, so a client sees 200 while
 		// the request still waits for a slot.
 		w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
@@ -387,6 +394,8 @@ type sse struct {
 	completion int // tokens a finished stream has sent: always max_tokens
 	usage      bool
 	continuous bool
+	trace      *tracer
+	requestID  string
 }
 
 func newSSE(w http.ResponseWriter, api apiKind, id, object string, created int64, model string, j job) *sse {
@@ -441,7 +450,11 @@ func (s *sse) token(i int, word []byte, last bool) error {
 	if _, err := s.w.Write(b); err != nil {
 		return err
 	}
-	return s.flush()
+	err := s.flush()
+	if s.trace != nil && err == nil {
+		s.trace.record(s.requestID, i, time.Now())
+	}
+	return err
 }
 
 // finish writes the usage chunk when asked for and the [DONE] marker.

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -953,4 +954,50 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(time.Millisecond)
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestTrace checks the flush trace: one line per token chunk, in order,
+// keyed by the request's X-Request-Id, with increasing wall-clock times.
+func TestTrace(t *testing.T) {
+	m := DefaultModel()
+	m.TTFT, m.ITL = time.Millisecond, time.Millisecond
+	srv, err := NewServer(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trace bytes.Buffer
+	srv.SetTrace(&trace)
+	base, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now().UnixNano()
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/completions", strings.NewReader(`{"model":"simulated","prompt":"a b","max_tokens":3,"stream":true}`))
+	req.Header.Set("X-Request-Id", "req-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err := srv.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(trace.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("trace has %d lines, want 3:\n%s", len(lines), trace.String())
+	}
+	prev := before
+	for i, line := range lines {
+		f := strings.Split(line, "\t")
+		if len(f) != 3 || f[0] != "req-1" || f[1] != strconv.Itoa(i) {
+			t.Errorf("line %d = %q", i, line)
+			continue
+		}
+		at, err := strconv.ParseInt(f[2], 10, 64)
+		if err != nil || at < prev {
+			t.Errorf("line %d: time %q not after %d", i, f[2], prev)
+		}
+		prev = at
+	}
 }
