@@ -166,7 +166,7 @@ func (a *applier) keep(c *Change) error {
 // evaluate evaluates a resource's configuration with the values applied so
 // far, which by now must all be known.
 func (a *applier) evaluate(c *Change) (cty.Value, error) {
-	config, diags := a.opts.Config.Decode(c.Addr, a.scope)
+	config, diags := decodeForProvider(a.opts.Config, c.Addr, a.scope)
 	if diags.HasErrors() {
 		return cty.NilVal, diags
 	}
@@ -210,6 +210,7 @@ func (a *applier) create(c *Change) error {
 	}
 	st, err := p.Create(a.opts.CleanupContext, providers.CreateRequest{
 		Addr: c.Addr.String(), Kind: providers.Kind(c.Addr.Kind), Name: row.Name, Config: unmark(config),
+		Progress: a.progress(c.Addr),
 	})
 	if err != nil {
 		return err
@@ -240,6 +241,7 @@ func (a *applier) update(c *Change) error {
 	}
 	st, err := p.Update(a.opts.CleanupContext, providers.UpdateRequest{
 		Addr: c.Addr.String(), Kind: providers.Kind(c.Addr.Kind), Prior: *c.prior, Config: unmark(config),
+		Progress: a.progress(c.Addr),
 	})
 	if err != nil {
 		return err
@@ -278,6 +280,10 @@ func (a *applier) delete(c *Change) error {
 		}
 	}
 	return a.opts.State.DeleteResource(c.Addr.String())
+}
+
+func (a *applier) progress(addr lang.Addr) func(string) {
+	return func(msg string) { a.opts.Hook.Progress(addr, msg) }
 }
 
 // putObject stores a row with the object's attributes, secrets removed.

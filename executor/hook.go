@@ -24,6 +24,9 @@ type Hook interface {
 	// Warn is called with something the user should know about a
 	// resource's results, such as a client that fell behind.
 	Warn(addr lang.Addr, msg string)
+	// Progress is called during a long provider call, such as the wait
+	// for a pod's server to answer, every few seconds.
+	Progress(addr lang.Addr, msg string)
 }
 
 // StepInfo identifies one step of a scenario run.
@@ -62,3 +65,6 @@ func (NopHook) StepDone(lang.Addr, StepInfo, StepSummary) {}
 
 // Warn does nothing.
 func (NopHook) Warn(lang.Addr, string) {}
+
+// Progress does nothing.
+func (NopHook) Progress(lang.Addr, string) {}

@@ -329,7 +329,7 @@ func (e *Executor) planConfig(ctx context.Context, plan *Plan, stored map[lang.A
 func (e *Executor) planResource(ctx context.Context, plan *Plan, addr lang.Addr, row *state.Resource, refreshed map[lang.Addr]refreshResult) (*Change, hcl.Diagnostics) {
 	cfg := e.opts.Config
 	decl := e.declRange(addr)
-	config, diags := cfg.Decode(addr, plan.scope)
+	config, diags := decodeForProvider(cfg, addr, plan.scope)
 	if diags.HasErrors() {
 		return nil, diags
 	}

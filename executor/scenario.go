@@ -263,7 +263,7 @@ func (a *applier) connect(ctx context.Context, server lang.Addr) (providers.Endp
 	if err != nil {
 		return providers.Endpoint{}, err
 	}
-	config, diags := a.opts.Config.Decode(server, a.scope)
+	config, diags := decodeForProvider(a.opts.Config, server, a.scope)
 	if diags.HasErrors() {
 		return providers.Endpoint{}, diags
 	}

@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -72,6 +73,7 @@ func (c *Config) buildGraph() (*Graph, hcl.Diagnostics) {
 			g.deps[n.addr] = nil
 		}
 	}
+	diags = append(diags, c.podEdges(g)...)
 	for _, name := range sortedKeys(c.Providers) {
 		p := c.Providers[name]
 		diags = append(diags, p.refDiags...)
@@ -281,4 +283,36 @@ func (g *Graph) reachesCycle(addr Addr) bool {
 		return false
 	}
 	return visit(addr)
+}
+
+// podEdges makes a pod depend on what the servers placed on it depend on,
+// since a pod's container is built from its server's settings: they must be
+// known before the pod is created. A server that refers to its own pod's
+// attributes would need the pod before the pod could be built.
+func (c *Config) podEdges(g *Graph) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, name := range sortedKeys(c.Servers) {
+		s := c.Servers[name]
+		if s.Pod == nil || c.Pods[s.Pod.Name] == nil {
+			continue
+		}
+		pod := *s.Pod
+		for _, ref := range s.refs {
+			switch {
+			case ref.addr == pod && (s.podAttr == nil || !s.podAttr.Expr.Range().Overlaps(ref.rng)):
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Reference to the server's own pod",
+					Detail:   fmt.Sprintf("%s runs on %s, whose container is built from the server's settings, so the server cannot use the pod's attributes. Use a variable or a local instead.", s.Addr, pod),
+					Subject:  ref.rng.Ptr(),
+				})
+			case ref.addr != pod && ref.addr.Kind != KindVariable && c.Exists(ref.addr):
+				if !slices.Contains(g.deps[pod], ref.addr) {
+					g.deps[pod] = append(g.deps[pod], ref.addr)
+				}
+			}
+		}
+		sort.Slice(g.deps[pod], func(i, j int) bool { return g.deps[pod][i].Less(g.deps[pod][j]) })
+	}
+	return diags
 }

@@ -46,6 +46,8 @@ var serverSpec = hcldec.ObjectSpec{
 	"image":             attr("image", cty.String),
 	"port":              intAttr("port", 1, false),
 	"price_per_hour":    numberAttr("price_per_hour", 0, 1e6),
+	"ready_timeout":     durationAttr("ready_timeout", false),
+	"executable":        attr("executable", cty.String),
 	"simulate":          block("simulate", false, simulateSpec),
 }
 
@@ -135,11 +137,14 @@ func (c *Config) validateServer(s *Server) hcl.Diagnostics {
 	case "simulated":
 		notFor("pod", "the simulator runs inside benchform")
 		notFor("endpoint", "the simulator listens on an address of its own")
-		for _, name := range []string{"args", "env", "image", "served_model_name", "port"} {
+		for _, name := range []string{"args", "env", "image", "served_model_name", "port", "executable", "ready_timeout"} {
 			notFor(name, "the simulator is not a process with a command line")
 		}
 	case "openai":
 		notFor("pod", "it talks to an endpoint that already runs; use engine \"vllm\" or \"sglang\" to start a server on a pod")
+		for _, name := range []string{"args", "env", "image", "served_model_name", "port", "executable"} {
+			notFor(name, "benchform does not start an endpoint that already runs")
+		}
 		if !s.hasAttr("endpoint") {
 			missing("An openai server talks to an endpoint that already runs: set endpoint, for example endpoint = \"http://localhost:8000\".")
 		}
@@ -153,8 +158,31 @@ func (c *Config) validateServer(s *Server) hcl.Diagnostics {
 		case onPod && !s.hasAttr("model"):
 			missing(fmt.Sprintf("A %s server started on a pod needs the model to serve, such as model = \"Qwen/Qwen2.5-7B-Instruct\".", engine))
 		}
+		if !onPod {
+			for _, name := range []string{"args", "env", "image", "served_model_name", "port", "executable"} {
+				notFor(name, "it already runs at its endpoint, so benchform does not start it")
+			}
+		}
+		if onPod && s.Pod != nil {
+			if pod := c.Pods[s.Pod.Name]; pod != nil && pod.Provider == "runpod" {
+				notFor("executable", "the engine runs in its container image on the pod; set image instead")
+			} else if pod != nil && pod.Provider == "local" {
+				notFor("image", "the engine runs as a process on this machine; set executable instead")
+			}
+		}
 	}
 	return diags
+}
+
+// ServersOn returns the servers placed on a pod, sorted by name.
+func (c *Config) ServersOn(pod Addr) []*Server {
+	var out []*Server
+	for _, name := range sortedKeys(c.Servers) {
+		if s := c.Servers[name]; s.Pod != nil && *s.Pod == pod {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func (s *Server) simulateBlock() *hcl.Block {

@@ -377,3 +377,36 @@ scenario "s" {
 		t.Errorf("spec (-want +got):\n%s", diff)
 	}
 }
+
+// TestPodWaitsForItsServersDependencies checks that a pod depends on what
+// the server placed on it depends on: the pod's container is built from
+// the server's settings.
+func TestPodWaitsForItsServersDependencies(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "main.hcl", `
+server "name_source" {
+  engine = "simulated"
+}
+
+pod "gpu" {
+  gpu_type = "NVIDIA H100 80GB HBM3"
+}
+
+server "vllm" {
+  engine = "vllm"
+  pod    = pod.gpu
+  model  = server.name_source.model
+}
+`)
+	cfg, diags := Load(dir, LoadOptions{Environ: []string{}})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	pod := Addr{KindPod, "gpu"}
+	if diff := cmp.Diff([]Addr{{KindServer, "name_source"}}, cfg.Graph().ResourceDeps(pod)); diff != "" {
+		t.Errorf("pod deps (-want +got):\n%s", diff)
+	}
+	if got := cfg.ServersOn(pod); len(got) != 1 || got[0].Addr.Name != "vllm" {
+		t.Errorf("ServersOn = %v", got)
+	}
+}

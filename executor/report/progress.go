@@ -156,6 +156,13 @@ func (p *Progress) Warn(addr lang.Addr, msg string) {
 	p.linef("Warning: %s: %s", addr, msg)
 }
 
+// Progress reports how a long provider call is going.
+func (p *Progress) Progress(addr lang.Addr, msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.linef("%s: %s", addr, msg)
+}
+
 func presentParticiple(a executor.Action, addr lang.Addr) string {
 	switch a {
 	case executor.Create:
