@@ -17,13 +17,16 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 	"golang.org/x/term"
 
 	"github.com/benchform/benchform/executor"
 	"github.com/benchform/benchform/executor/report"
 	"github.com/benchform/benchform/lang"
 	"github.com/benchform/benchform/providers"
+	"github.com/benchform/benchform/providers/local"
 	"github.com/benchform/benchform/providers/openai"
+	"github.com/benchform/benchform/providers/runpod"
 	"github.com/benchform/benchform/providers/simulated"
 	"github.com/benchform/benchform/state"
 )
@@ -42,6 +45,7 @@ type operation struct {
 	lockTimeout time.Duration
 	out         string // plan -out
 	detailed    bool   // plan -detailed-exitcode
+	keepExpired bool
 	saved       *executor.SavedPlan
 }
 
@@ -106,6 +110,9 @@ func (c *cli) operationFlags(fs *flag.FlagSet, op *operation) {
 		fs.Var(&op.replace, "replace", "replace this pod or server, or run this scenario, even if unchanged (repeatable)")
 	}
 	fs.DurationVar(&op.lockTimeout, "lock-timeout", 0, "wait this long for the state lock (default: fail at once)")
+	if op.name != "destroy" {
+		fs.BoolVar(&op.keepExpired, "keep-expired", false, "keep pods that are past their ttl instead of destroying them")
+	}
 }
 
 func (c *cli) parseOperation(fs *flag.FlagSet, op *operation, args []string) (int, bool) {
@@ -174,7 +181,10 @@ func (c *cli) runOperation(op *operation) int {
 		fmt.Fprintf(c.stderr, "Note: %d run(s) left unfinished by an earlier process are marked interrupted.\n", n)
 	}
 
-	provs := newProviders()
+	provs, err := newProviders(cfg, statePath)
+	if err != nil {
+		return c.errorf("%s", err)
+	}
 	defer func() {
 		if err := closeProviders(provs); err != nil {
 			c.errorf("%s", err)
@@ -193,6 +203,7 @@ func (c *cli) runOperation(op *operation) int {
 		Targets:        targets,
 		Replace:        replace,
 		Destroy:        op.destroy,
+		KeepExpired:    op.keepExpired,
 		Parallelism:    op.parallelism,
 		Hook:           progress,
 		CleanupContext: cleanup,
@@ -358,12 +369,57 @@ func (c *cli) interruptContexts() (interrupt, cleanup context.Context, stop func
 	}
 }
 
-func newProviders() map[string]providers.Provider {
+// newProviders returns every provider, configured from the configuration's
+// provider blocks (cfg may be nil: destroy works from state alone) and the
+// environment.
+func newProviders(cfg *lang.Config, statePath string) (map[string]providers.Provider, error) {
+	rp, err := runpodSettings(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return map[string]providers.Provider{
 		"simulated": simulated.New(),
 		"openai":    openai.New(),
-	}
+		"runpod":    runpod.New(rp),
+		// Logs of servers started on this machine live beside the state
+		// file, which outlives any one configuration directory.
+		"local": local.New(local.Settings{StateDir: filepath.Join(filepath.Dir(statePath), ".benchform")}),
+	}, nil
 }
+
+// runpodSettings reads the runpod provider block. The environment points
+// tests and users behind a gateway elsewhere, so RUNPOD_REST_URL,
+// RUNPOD_GRAPHQL_URL and RUNPOD_PROXY_URL win over the block's addresses;
+// the key comes from the block's api_key when it sets one, else
+// RUNPOD_API_KEY.
+func runpodSettings(cfg *lang.Config) (runpod.Settings, error) {
+	block := cty.NilVal
+	if cfg != nil {
+		v, diags := cfg.DecodeProvider("runpod")
+		if diags.HasErrors() {
+			return runpod.Settings{}, diags
+		}
+		block = v
+	}
+	s, err := runpod.SettingsFromBlock(block)
+	if err != nil {
+		return runpod.Settings{}, err
+	}
+	for name, dst := range map[string]*string{runpod.EnvRESTURL: &s.RESTURL, runpod.EnvGraphQLURL: &s.GraphQLURL, runpod.EnvProxyURL: &s.ProxyURL} {
+		if v := strings.TrimSpace(os.Getenv(name)); v != "" {
+			*dst = v
+		}
+	}
+	s = runpod.SettingsFromEnv(s)
+	if tuneRunpod != nil {
+		tuneRunpod(&s)
+	}
+	return s, nil
+}
+
+// tuneRunpod lets tests shorten the runpod provider's polling and backoff,
+// which are paced for the real service; it is nil in the benchform binary.
+var tuneRunpod func(*runpod.Settings)
 
 // closeProviders stops whatever providers keep running for the process,
 // such as simulated servers.

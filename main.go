@@ -17,6 +17,7 @@ import (
 
 	"github.com/benchform/benchform/executor/report"
 	"github.com/benchform/benchform/lang"
+	"github.com/benchform/benchform/providers/runpod"
 )
 
 // Exit codes.
@@ -31,6 +32,7 @@ const (
 var version = "dev"
 
 func main() {
+	runpod.Version = version
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 

@@ -28,6 +28,9 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // building anything.
 func TestMain(m *testing.M) {
 	if os.Getenv("BENCHFORM_TEST_MAIN") == "1" {
+		if os.Getenv("BENCHFORM_TEST_FAST_RUNPOD") == "1" {
+			tuneRunpod = fastRunpod
+		}
 		args := os.Args[1:]
 		for i, a := range args {
 			if a == "--" {

@@ -153,14 +153,15 @@ func (a *applier) keep(c *Change) error {
 	if err != nil {
 		return err
 	}
-	obj := a.opts.Config.Object(c.Addr, config, withID(c.prior.Attrs, c.prior.ID))
+	computed := withID(c.prior.Attrs, c.prior.ID)
+	obj := a.opts.Config.Object(c.Addr, config, computed)
 	a.scope.Set(c.Addr, obj)
 	if !c.refreshed {
 		return nil
 	}
 	row := *c.row
 	row.ProviderID, row.Name, row.Status = c.prior.ID, c.prior.Name, state.StatusReady
-	return a.putObject(row, obj)
+	return a.putObject(row, withExtras(obj, computed))
 }
 
 // evaluate evaluates a resource's configuration with the values applied so
@@ -215,13 +216,14 @@ func (a *applier) create(c *Change) error {
 	if err != nil {
 		return err
 	}
-	obj := a.opts.Config.Object(c.Addr, config, withID(st.Attrs, st.ID))
+	computed := withID(st.Attrs, st.ID)
+	obj := a.opts.Config.Object(c.Addr, config, computed)
 	row.ProviderID, row.Status = st.ID, state.StatusReady
 	if st.Name != "" {
 		row.Name = st.Name
 	}
 	a.scope.Set(c.Addr, obj)
-	return a.putObject(row, obj)
+	return a.putObject(row, withExtras(obj, computed))
 }
 
 func (a *applier) update(c *Change) error {
@@ -246,10 +248,11 @@ func (a *applier) update(c *Change) error {
 	if err != nil {
 		return err
 	}
-	obj := a.opts.Config.Object(c.Addr, config, withID(st.Attrs, st.ID))
+	computed := withID(st.Attrs, st.ID)
+	obj := a.opts.Config.Object(c.Addr, config, computed)
 	row.ProviderID, row.Status, row.ConfigHash = st.ID, state.StatusReady, hashValue(config)
 	a.scope.Set(c.Addr, obj)
-	return a.putObject(row, obj)
+	return a.putObject(row, withExtras(obj, computed))
 }
 
 // delete removes a resource. The row is marked first so that an

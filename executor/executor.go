@@ -27,6 +27,9 @@ type Options struct {
 	Replace []lang.Addr
 	// Destroy plans the destruction of every resource in state.
 	Destroy bool
+	// KeepExpired keeps pods past their ttl instead of planning their
+	// destruction.
+	KeepExpired bool
 
 	// Parallelism caps the resources applied at once; 0 means 10.
 	Parallelism int

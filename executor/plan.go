@@ -3,9 +3,12 @@ package executor
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
@@ -31,6 +34,10 @@ type Plan struct {
 	// Notes are things the user should know that change nothing, such as a
 	// half-created object found again and adopted.
 	Notes []string
+	// Billing lists every pod in state that costs money, oldest first.
+	Billing []BilledPod
+	// Now is when the plan was made, for ages and costs so far.
+	Now time.Time
 
 	scope *lang.Scope
 }
@@ -133,7 +140,7 @@ func (e *Executor) Plan(ctx context.Context) (*Plan, hcl.Diagnostics) {
 		stored[addr] = &rows[i]
 	}
 
-	plan := &Plan{Destroy: e.opts.Destroy || e.opts.Config == nil, Lineage: lineage, Serial: serial, scope: lang.NewScope()}
+	plan := &Plan{Destroy: e.opts.Destroy || e.opts.Config == nil, Lineage: lineage, Serial: serial, Now: e.opts.Now(), scope: lang.NewScope()}
 	var diags hcl.Diagnostics
 	if !plan.Destroy {
 		diags = append(diags, e.checkTargets()...)
@@ -148,6 +155,7 @@ func (e *Executor) Plan(ctx context.Context) (*Plan, hcl.Diagnostics) {
 		return nil, diags
 	}
 
+	plan.Billing = e.billedPods(stored, plan.Now)
 	var creates []*Change
 	if !plan.Destroy {
 		creates, d = e.planConfig(ctx, plan, stored, refreshed)
@@ -155,6 +163,9 @@ func (e *Executor) Plan(ctx context.Context) (*Plan, hcl.Diagnostics) {
 	}
 	deletes := e.planDeletes(plan, stored, refreshed)
 	plan.Changes = append(creates, deletes...)
+	if !plan.Destroy {
+		e.expire(plan)
+	}
 	return plan, diags
 }
 
@@ -309,7 +320,7 @@ func (e *Executor) planConfig(ctx context.Context, plan *Plan, stored map[lang.A
 		if addr.Kind == lang.KindScenario {
 			ch, d = e.planScenario(plan, addr, stored[addr], byAddr)
 		} else {
-			ch, d = e.planResource(ctx, plan, addr, stored[addr], refreshed)
+			ch, d = e.planResource(ctx, plan, addr, stored[addr], refreshed, byAddr)
 		}
 		diags = append(diags, d...)
 		if ch == nil {
@@ -326,7 +337,7 @@ func (e *Executor) planConfig(ctx context.Context, plan *Plan, stored map[lang.A
 	return changes, diags
 }
 
-func (e *Executor) planResource(ctx context.Context, plan *Plan, addr lang.Addr, row *state.Resource, refreshed map[lang.Addr]refreshResult) (*Change, hcl.Diagnostics) {
+func (e *Executor) planResource(ctx context.Context, plan *Plan, addr lang.Addr, row *state.Resource, refreshed map[lang.Addr]refreshResult, planned map[lang.Addr]*Change) (*Change, hcl.Diagnostics) {
 	cfg := e.opts.Config
 	decl := e.declRange(addr)
 	config, diags := decodeForProvider(cfg, addr, plan.scope)
@@ -368,6 +379,18 @@ func (e *Executor) planResource(ctx context.Context, plan *Plan, addr lang.Addr,
 	untrusted := inState && (row.Status == state.StatusTainted || row.Status == state.StatusDeleting)
 	configChanged := !inState || ch.configHash == "" || ch.configHash != row.ConfigHash || row.Status == state.StatusUpdating
 	replaceAttrChanged := row != nil && row.Provider != provName
+	// An object that exists but drifted (a pod stopped behind benchform's
+	// back) is brought back by an update.
+	drifted := inState && rr.drift != "" && !untrusted
+	// A server waits for its pod: when the pod changes, its container
+	// restarts and the server must be waited for again.
+	podChanges := ""
+	if s := cfg.Servers[addr.Name]; addr.Kind == lang.KindServer && s.Pod != nil {
+		if pc := planned[*s.Pod]; pc != nil && pc.Action != NoOp {
+			podChanges = s.Pod.String()
+		}
+	}
+	configChanged = configChanged || drifted || podChanges != ""
 	if inState && configChanged {
 		for _, name := range intersect(changedAttrs(ch.Before, redactOnly(config)), resp.RequiresReplace) {
 			replaceAttrChanged = true
@@ -395,21 +418,25 @@ func (e *Executor) planResource(ctx context.Context, plan *Plan, addr lang.Addr,
 		ch.Reasons = append(ch.Reasons, "an earlier destroy was interrupted before it finished")
 	case row.Status == state.StatusUpdating:
 		ch.Reasons = append(ch.Reasons, "an earlier update was interrupted before it finished")
+	case drifted:
+		ch.Reasons = append(ch.Reasons, rr.drift)
+	case podChanges != "" && ch.configHash == row.ConfigHash:
+		ch.Reasons = append(ch.Reasons, fmt.Sprintf("%s changes, so the server is waited for again", podChanges))
 	}
 	if inState && row.Status == state.StatusCreating && ch.prior.ID != "" {
 		plan.Notes = append(plan.Notes, fmt.Sprintf("%s: found %s, created by an apply that was interrupted; it is adopted instead of created again.", addr, ch.prior.ID))
 	}
 
+	computed := withID(resp.Planned, "")
 	switch ch.Action {
 	case NoOp:
-		ch.After = cfg.Object(addr, config, withID(ch.prior.Attrs, ch.prior.ID))
+		computed = withID(ch.prior.Attrs, ch.prior.ID)
 	case Update:
-		ch.After = cfg.Object(addr, config, withID(resp.Planned, ch.prior.ID))
-	default:
-		ch.After = cfg.Object(addr, config, withID(resp.Planned, ""))
+		computed = withID(resp.Planned, ch.prior.ID)
 	}
-	plan.scope.Set(addr, ch.After)
-	ch.After, _ = redact(ch.After)
+	obj := cfg.Object(addr, config, computed)
+	plan.scope.Set(addr, obj)
+	ch.After, _ = redact(withExtras(obj, computed))
 	return ch, diags
 }
 
@@ -481,8 +508,22 @@ func (e *Executor) planScenario(plan *Plan, addr lang.Addr, row *state.Resource,
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	if _, err := lang.DecodeScenarioSpec(config); err != nil {
+	spec, err := lang.DecodeScenarioSpec(config)
+	if err != nil {
 		return nil, append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid " + addr.String(), Detail: err.Error(), Subject: e.declRange(addr)})
+	}
+	if p := spec.Dataset.Path; p != "" {
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(cfg.Dir, p)
+		}
+		if _, err := os.Stat(p); err != nil {
+			return nil, append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Dataset file not found",
+				Detail:   fmt.Sprintf("%s reads its prompts from %s: %s.", addr, p, err),
+				Subject:  e.declRange(addr),
+			})
+		}
 	}
 	sc := cfg.Scenarios[addr.Name]
 	ch := &Change{Addr: addr, Servers: sc.Servers, config: config, configHash: hashValue(config), row: row, Sensitive: sensitiveAttrs(config)}

@@ -35,9 +35,9 @@ func (a *applier) runScenario(ctx context.Context, c *Change) error {
 	if err != nil {
 		return err
 	}
-	prompts, err := buildPrompts(spec.Dataset, promptsNeeded(spec))
+	prompts, note, err := loadDataset(spec.Dataset, a.opts.Config.Dir, promptsNeeded(spec))
 	if err != nil {
-		return err
+		return fmt.Errorf("dataset: %w", err)
 	}
 	st := a.opts.State
 
@@ -54,7 +54,7 @@ func (a *applier) runScenario(ctx context.Context, c *Change) error {
 	if err := a.putObject(row, obj); err != nil {
 		return err
 	}
-	specJSON, _ := json.Marshal(runSpec{ScenarioSpec: spec, Servers: addrStrings(c.Servers), DatasetNote: DatasetNote(spec.Dataset)})
+	specJSON, _ := json.Marshal(runSpec{ScenarioSpec: spec, Servers: addrStrings(c.Servers), DatasetNote: note})
 	runID, err := st.BeginRun(state.Run{
 		Scenario:       c.Addr.String(),
 		SpecHash:       c.configHash,

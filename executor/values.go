@@ -165,3 +165,28 @@ func withID(attrs cty.Value, id string) cty.Value {
 	}
 	return cty.ObjectVal(m)
 }
+
+// withExtras adds to a resource's object the attributes its provider
+// computed that configuration cannot refer to (a process's pid, a pod's
+// price), so that state keeps them for the provider's next Read and plans
+// show them.
+func withExtras(obj, computed cty.Value) cty.Value {
+	if computed == cty.NilVal || computed.IsNull() || !computed.IsKnown() || !computed.Type().IsObjectType() {
+		return obj
+	}
+	m := obj.AsValueMap()
+	if m == nil {
+		m = map[string]cty.Value{}
+	}
+	added := false
+	for name, v := range computed.AsValueMap() {
+		if _, ok := m[name]; !ok {
+			m[name] = v
+			added = true
+		}
+	}
+	if !added {
+		return obj
+	}
+	return cty.ObjectVal(m)
+}

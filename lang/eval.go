@@ -39,7 +39,12 @@ func (s *Scope) Get(addr Addr) (cty.Value, bool) {
 // apply. Arguments a provider may fill in (a server's model or endpoint)
 // are arguments, not listed here.
 var (
-	podComputed    = map[string]cty.Type{"id": cty.String}
+	podComputed = map[string]cty.Type{
+		"id":                cty.String,
+		"cost_per_hour":     cty.Number, // USD, the provider's price for the pod
+		"gpu_type_selected": cty.String, // the GPU type the provider found capacity for
+		"created_at":        cty.String, // RFC 3339
+	}
 	serverComputed = map[string]cty.Type{"id": cty.String}
 )
 
@@ -56,9 +61,11 @@ func (c *Config) ObjectType(addr Addr) cty.Type {
 	}
 }
 
-// Object builds the value references to addr see: the attributes computed
-// by its provider where they are set, else its configuration. Attributes
-// neither has are null.
+// Object builds the value references to addr see: its configuration, and
+// where the configuration leaves an attribute null, what its provider
+// computed (an endpoint, a resolved model name). Attributes neither has are
+// null. The configuration wins because it is the truth about arguments:
+// state holds them with secrets removed.
 func (c *Config) Object(addr Addr, config, computed cty.Value) cty.Value {
 	ty := c.ObjectType(addr)
 	attrs := map[string]cty.Value{}
@@ -68,7 +75,7 @@ func (c *Config) Object(addr Addr, config, computed cty.Value) cty.Value {
 			v = config.GetAttr(name)
 		}
 		if computed != cty.NilVal && !computed.IsNull() && computed.Type().IsObjectType() && computed.Type().HasAttribute(name) {
-			if cv := computed.GetAttr(name); !cv.IsNull() {
+			if cv := computed.GetAttr(name); !cv.IsNull() && v.IsKnown() && v.IsNull() {
 				v = cv
 			}
 		}

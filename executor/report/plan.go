@@ -5,6 +5,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -27,6 +28,7 @@ func Plan(w io.Writer, plan *executor.Plan) error {
 	}
 	if len(changes) == 0 {
 		pw.printf("No changes. The state matches the configuration, and every scenario's results are current.\n")
+		writeBilling(pw, plan)
 		return pw.err
 	}
 	// Pods, then servers, then scenarios: the order a reader follows, and
@@ -45,7 +47,76 @@ func Plan(w io.Writer, plan *executor.Plan) error {
 		writeChange(pw, c)
 	}
 	pw.printf("\n%s\n", Summary(plan))
+	if cost, known, any := newPodCost(plan); any {
+		if known {
+			pw.printf("Pods this plan creates cost $%.2f per hour in all.\n", cost)
+		} else {
+			pw.printf("Pods this plan creates cost $%.2f per hour, plus pods whose price is known only after apply.\n", cost)
+		}
+	}
+	writeBilling(pw, plan)
 	return pw.err
+}
+
+// newPodCost sums the hourly price of the pods a plan creates; known is
+// false when some price is known only after apply.
+func newPodCost(plan *executor.Plan) (cost float64, known, any bool) {
+	known = true
+	for _, c := range plan.Changes {
+		if c.Addr.Kind != lang.KindPod || (c.Action != executor.Create && c.Action != executor.Replace) {
+			continue
+		}
+		v := attr(c.After, "cost_per_hour")
+		switch {
+		case !v.IsKnown():
+			known, any = false, true
+		case !v.IsNull() && v.Type() == cty.Number:
+			f, _ := v.AsBigFloat().Float64()
+			cost += f
+			any = true
+		}
+	}
+	return cost, known, any
+}
+
+// writeBilling lists every pod in state that costs money, so that a plan
+// never hides one.
+func writeBilling(pw *printer, plan *executor.Plan) {
+	if len(plan.Billing) == 0 {
+		return
+	}
+	pw.printf("\nPods billing now:\n")
+	total := 0.0
+	for _, b := range plan.Billing {
+		age := b.Age(plan.Now)
+		line := fmt.Sprintf("  %s (%s): up %s", b.Addr, b.ID, shortDuration(age))
+		if b.CostPerHour > 0 {
+			line += fmt.Sprintf(", $%.2f/h, $%.2f so far", b.CostPerHour, b.CostSoFar(plan.Now))
+			total += b.CostPerHour
+		}
+		if b.TTL > 0 {
+			line += fmt.Sprintf(", ttl %s", shortDuration(b.TTL))
+			if b.Expired {
+				line += " — past its ttl"
+			}
+		}
+		pw.printf("%s\n", line)
+	}
+	if total > 0 {
+		pw.printf("  In all $%.2f per hour while they run.\n", total)
+	}
+}
+
+// shortDuration prints hours and minutes, or seconds for short spans.
+func shortDuration(d time.Duration) string {
+	if d < time.Minute {
+		return d.Round(time.Second).String()
+	}
+	h, m := int(d.Hours()), int(d.Minutes())%60
+	if h == 0 {
+		return fmt.Sprintf("%dm", m)
+	}
+	return fmt.Sprintf("%dh%02dm", h, m)
 }
 
 var kindRank = map[lang.Kind]int{lang.KindPod: 0, lang.KindServer: 1, lang.KindScenario: 2}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,10 +132,20 @@ func TestRunClosed(t *testing.T) {
 
 func TestRunClosedCancel(t *testing.T) {
 	const workers = 3
-	srv := newServer(t, endless)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	time.AfterFunc(150*time.Millisecond, cancel)
+	// Cancel once every worker's request has streamed a token, however
+	// slow the machine: the records must then carry a TTFT.
+	var streaming atomic.Int32
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, complToken("x"))
+		w.(http.Flusher).Flush()
+		if streaming.Add(1) == workers {
+			time.AfterFunc(100*time.Millisecond, cancel)
+		}
+		endless(w, r)
+	}))
 
 	var recs []Record
 	begin := time.Now()

@@ -1,0 +1,267 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/benchform/benchform/providers/runpod"
+	"github.com/benchform/benchform/providers/runpod/runpodtest"
+	"github.com/benchform/benchform/providers/simulated"
+	"github.com/benchform/benchform/state"
+)
+
+// Secrets the RunPod tests plant, which must never be written anywhere.
+const (
+	testRunpodKey = "rp_test_key_0123456789abcdef"
+	testHFToken   = "hf_secret_token_9876543210"
+)
+
+// fastRunpod shortens the provider's polls and backoffs, which are paced
+// for the real service, to what a fake needs.
+func fastRunpod(s *runpod.Settings) {
+	s.PollInterval = 20 * time.Millisecond
+	s.Sleep = func(ctx context.Context, d time.Duration) error {
+		t := time.NewTimer(d / 100)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+const runpodConfig = `
+pod "gpu" {
+  gpu_type = ["NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe"]
+  env      = { HF_TOKEN = env("HF_TOKEN") }
+  ttl      = "3h"
+}
+
+server "vllm" {
+  engine = "vllm"
+  pod    = pod.gpu
+  model  = "Qwen/Qwen2.5-7B-Instruct"
+}
+
+scenario "chat" {
+  server     = server.vllm
+  max_tokens = 8
+
+  dataset {
+    kind         = "synthetic"
+    input_tokens = 16
+  }
+
+  load {
+    concurrency = [2]
+    requests    = 6
+  }
+}
+`
+
+// fakeRunpod starts a fake RunPod whose pods run the simulator behind the
+// proxy, serving the model with the key benchform put in the pod's env,
+// and points the environment at it.
+func fakeRunpod(t *testing.T) *runpodtest.Server {
+	t.Helper()
+	var mu sync.Mutex
+	var servers []*simulated.Server
+	fake := runpodtest.New(runpodtest.Options{
+		APIKey:       testRunpodKey,
+		RuntimeAfter: 50 * time.Millisecond,
+		Upstream: func(pod runpodtest.Pod, port int) http.Handler {
+			m := simulated.DefaultModel()
+			m.ServedModel, m.TTFT, m.ITL = "Qwen/Qwen2.5-7B-Instruct", time.Millisecond, time.Millisecond
+			m.APIKey = pod.Env["VLLM_API_KEY"]
+			srv, err := simulated.NewServer(m)
+			if err != nil {
+				t.Error(err)
+				return nil
+			}
+			mu.Lock()
+			servers = append(servers, srv)
+			mu.Unlock()
+			return srv.Handler()
+		},
+	})
+	t.Cleanup(func() {
+		fake.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, s := range servers {
+			s.Close()
+		}
+	})
+	t.Setenv("RUNPOD_API_KEY", testRunpodKey)
+	t.Setenv("RUNPOD_REST_URL", fake.URL())
+	t.Setenv("RUNPOD_PROXY_URL", fake.ProxyURL())
+	t.Setenv("HF_TOKEN", testHFToken)
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	old := tuneRunpod
+	tuneRunpod = fastRunpod
+	t.Cleanup(func() { tuneRunpod = old })
+	return fake
+}
+
+// assertNoSecrets checks that neither planted secret reached the state
+// file, its write-ahead log, or any output.
+func assertNoSecrets(t *testing.T, dir string, outputs ...string) {
+	t.Helper()
+	for _, secret := range []string{testRunpodKey, testHFToken} {
+		for i, out := range outputs {
+			if strings.Contains(out, secret) {
+				t.Errorf("output %d contains a secret", i)
+			}
+		}
+		filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+			if err != nil || info.IsDir() {
+				return nil
+			}
+			if b, err := os.ReadFile(path); err == nil && strings.Contains(string(b), secret) {
+				t.Errorf("%s contains a secret", path)
+			}
+			return nil
+		})
+	}
+}
+
+// TestRunpodFaults runs apply → results → destroy against a fake RunPod
+// under each fault, and checks that no pod is left and none was made twice.
+func TestRunpodFaults(t *testing.T) {
+	tests := []struct {
+		name      string
+		faults    runpodtest.Faults
+		wantPods  int // pods created in all, terminated ones included
+		afterPlan func(t *testing.T, fake *runpodtest.Server, dir string)
+	}{
+		{name: "no fault", wantPods: 1},
+		{name: "500s and 429s", faults: runpodtest.Faults{Share500: 0.2, Share429: 0.1}, wantPods: 1},
+		{name: "create succeeds but answers 500", faults: runpodtest.Faults{CreateOK500: 1}, wantPods: 1},
+		{name: "create answers 500 without creating", faults: runpodtest.Faults{Create500: 1}, wantPods: 1},
+		{name: "no capacity for the first GPU type", faults: runpodtest.Faults{NoCapacity: []string{"NVIDIA H100 80GB HBM3"}}, wantPods: 1},
+		{name: "slow answers and lagging lists", faults: runpodtest.Faults{Latency: 20 * time.Millisecond, ListLag: 100 * time.Millisecond, CreateOK500: 1}, wantPods: 1},
+		{
+			name:     "pod terminated behind benchform's back",
+			wantPods: 2,
+			afterPlan: func(t *testing.T, fake *runpodtest.Server, dir string) {
+				fake.Terminate(fake.Pods()[0].ID)
+				code, out, errOut := benchform(t, "apply", "-auto-approve", dir)
+				if code != exitOK || !strings.Contains(out, "pod.gpu will be created: terminated outside benchform") {
+					t.Errorf("apply after the pod was terminated: %d\n%s\n%s", code, out, errOut)
+				}
+			},
+		},
+		{
+			name:     "pod stopped behind benchform's back",
+			wantPods: 1,
+			afterPlan: func(t *testing.T, fake *runpodtest.Server, dir string) {
+				fake.Stop(fake.Pods()[0].ID)
+				code, out, errOut := benchform(t, "apply", "-auto-approve", dir)
+				if code != exitOK || !strings.Contains(out, "pod.gpu will be updated in place: stopped outside benchform") {
+					t.Errorf("apply after the pod was stopped: %d\n%s\n%s", code, out, errOut)
+				}
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := fakeRunpod(t)
+			fake.SetFaults(tt.faults)
+			dir := configDir(t, runpodConfig)
+			code, out, errOut := benchform(t, "apply", "-auto-approve", dir)
+			if code != exitOK {
+				t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+			}
+			if !strings.Contains(out, "scenario.chat — run #1, completed") || !strings.Contains(out, "Pods this plan creates cost $") {
+				t.Errorf("apply output:\n%s", out)
+			}
+			outputs := []string{out, errOut}
+			if tt.afterPlan != nil {
+				fake.SetFaults(runpodtest.Faults{})
+				tt.afterPlan(t, fake, dir)
+			}
+			code, out, errOut = benchform(t, "plan", dir)
+			if code != exitOK || !strings.Contains(out, "Pods billing now:") || !strings.Contains(out, "ttl 3h00m") {
+				t.Errorf("plan after apply: %d\n%s\n%s", code, out, errOut)
+			}
+			outputs = append(outputs, out, errOut)
+			code, out, errOut = benchform(t, "results", "-state", filepath.Join(dir, "benchform.db"), "-format", "json", "-detailed")
+			if code != exitOK {
+				t.Errorf("results: %d %s", code, errOut)
+			}
+			fake.SetFaults(tt.faults)
+			code, out, errOut = benchform(t, "destroy", "-auto-approve", dir)
+			if code != exitOK {
+				t.Fatalf("destroy: %d\n%s\n%s", code, out, errOut)
+			}
+			outputs = append(outputs, out, errOut)
+			if live := fake.Pods(); len(live) != 0 {
+				t.Errorf("%d pods left running after destroy: %+v", len(live), live)
+			}
+			if all := fake.AllPods(); len(all) != tt.wantPods {
+				t.Errorf("%d pods were created, want %d", len(all), tt.wantPods)
+			}
+			assertNoSecrets(t, dir, outputs...)
+		})
+	}
+}
+
+// TestRunpodKilledApply kills an apply at each phase of its work (as the
+// pod is created, once it is, while its server is awaited, while the
+// scenario runs), then applies again and destroys: every time, no pod is
+// left and none was created twice.
+func TestRunpodKilledApply(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for _, marker := range []string{"pod.gpu: Creating...", "pod.gpu: Creation complete", "server.vllm: Creating...", "scenario.chat: Running..."} {
+		delay := time.Duration(rng.IntN(30)) * time.Millisecond
+		t.Run(fmt.Sprintf("killed %s after %q", delay, marker), func(t *testing.T) {
+			fake := fakeRunpod(t)
+			dir := configDir(t, runpodConfig)
+			cmd := process(t, "apply", "-auto-approve", dir)
+			cmd.Env = append(cmd.Env, "BENCHFORM_TEST_FAST_RUNPOD=1")
+			var out syncBuffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, 30*time.Second, func() bool { return strings.Contains(out.String(), marker) })
+			time.Sleep(delay)
+			cmd.Process.Signal(syscall.SIGKILL)
+			cmd.Wait()
+
+			code, aout, errOut := benchform(t, "apply", "-auto-approve", dir)
+			if code != exitOK {
+				t.Fatalf("apply after the kill: %d\n%s\n%s\nkilled process:\n%s", code, aout, errOut, out.String())
+			}
+			if code, dout, errOut := benchform(t, "destroy", "-auto-approve", dir); code != exitOK {
+				t.Fatalf("destroy: %d\n%s\n%s", code, dout, errOut)
+			}
+			if live := fake.Pods(); len(live) != 0 {
+				t.Errorf("%d pods left running", len(live))
+			}
+			if all := fake.AllPods(); len(all) != 1 {
+				t.Errorf("%d pods were created, want 1 (the killed apply's, adopted or reused)\nkilled process:\n%s\napply:\n%s", len(all), out.String(), aout)
+			}
+			store, err := state.Open(filepath.Join(dir, "benchform.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			if rows, _ := store.Resources(); len(rows) != 0 {
+				t.Errorf("state still holds %d resources", len(rows))
+			}
+			assertNoSecrets(t, dir, out.String(), aout, errOut)
+		})
+	}
+}
