@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -185,4 +186,81 @@ func TestUsageErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLocalServer starts a vLLM server on this machine (the test binary
+// standing in for vllm), benchmarks it, finds it gone when it dies behind
+// benchform's back, and stops it on destroy.
+func TestLocalServer(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := configDir(t, fmt.Sprintf(`
+pod "here" {
+  provider = "local"
+}
+
+server "vllm" {
+  engine        = "vllm"
+  pod           = pod.here
+  model         = "tiny-local"
+  executable    = %q
+  ready_timeout = "30s"
+  env           = { BENCHFORM_TEST_FAKE_VLLM = "1", GORACE = "atexit_sleep_ms=0" }
+}
+
+scenario "chat" {
+  server     = server.vllm
+  max_tokens = 4
+  dataset {
+    kind         = "synthetic"
+    input_tokens = 8
+  }
+  load {
+    concurrency = [2]
+    requests    = 4
+  }
+}
+`, exe))
+	db := filepath.Join(dir, "benchform.db")
+	t.Cleanup(func() { benchform(t, "destroy", "-auto-approve", dir) })
+	code, out, errOut := benchform(t, "apply", "-auto-approve", dir)
+	if code != exitOK || !strings.Contains(out, "scenario.chat — run #1, completed") {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	store, err := state.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row, _, _ := store.Resource("server.vllm")
+	store.Close()
+	pid, err := strconv.Atoi(row.ProviderID)
+	if err != nil {
+		t.Fatalf("server.vllm has provider id %q, want a pid", row.ProviderID)
+	}
+	if code, out, _ := benchform(t, "plan", dir); code != exitOK || !strings.HasPrefix(out, "No changes.") {
+		t.Errorf("plan with the server running: %d\n%s", code, out)
+	}
+
+	// Killed behind benchform's back: the next plan re-creates it.
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, func() bool { return syscall.Kill(pid, 0) != nil })
+	code, out, errOut = benchform(t, "plan", dir)
+	if code != exitOK || !strings.Contains(out, "server.vllm will be created: the process exited") {
+		t.Errorf("plan after the server died: %d\n%s\n%s", code, out, errOut)
+	}
+	if code, out, errOut := benchform(t, "apply", "-auto-approve", dir); code != exitOK {
+		t.Fatalf("apply again: %d\n%s\n%s", code, out, errOut)
+	}
+	store, _ = state.Open(db)
+	row, _, _ = store.Resource("server.vllm")
+	store.Close()
+	newPID, _ := strconv.Atoi(row.ProviderID)
+	if code, out, errOut := benchform(t, "destroy", "-auto-approve", dir); code != exitOK {
+		t.Fatalf("destroy: %d\n%s\n%s", code, out, errOut)
+	}
+	waitFor(t, 10*time.Second, func() bool { return syscall.Kill(newPID, 0) != nil })
 }

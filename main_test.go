@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"net"
+	"os/signal"
 	"encoding/csv"
 	"encoding/json"
 	"flag"
@@ -17,6 +20,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/benchform/benchform/providers/simulated"
 	"github.com/benchform/benchform/state"
 )
 
@@ -27,6 +31,9 @@ var update = flag.Bool("update", false, "rewrite golden files")
 // start real benchform processes (for lock contention and kills) without
 // building anything.
 func TestMain(m *testing.M) {
+	if os.Getenv("BENCHFORM_TEST_FAKE_VLLM") == "1" {
+		os.Exit(fakeVLLM(os.Args[1:]))
+	}
 	if os.Getenv("BENCHFORM_TEST_MAIN") == "1" {
 		if os.Getenv("BENCHFORM_TEST_FAST_RUNPOD") == "1" {
 			tuneRunpod = fastRunpod
@@ -461,4 +468,45 @@ func exitCode(err error) int {
 		return ee.ExitCode()
 	}
 	return -1
+}
+
+// fakeVLLM stands in for `vllm serve MODEL --host H --port P ...` when the
+// test binary is started as a server's executable: it serves the model
+// with the simulator until it is signalled.
+func fakeVLLM(args []string) int {
+	if len(args) < 2 || args[0] != "serve" {
+		fmt.Fprintf(os.Stderr, "fake vllm: want serve MODEL ..., got %q\n", args)
+		return 2
+	}
+	m := simulated.DefaultModel()
+	m.ServedModel, m.TTFT, m.ITL = args[1], time.Millisecond, time.Millisecond
+	host, port := "127.0.0.1", "8000"
+	for i := 2; i+1 < len(args); i++ {
+		switch args[i] {
+		case "--host":
+			host = args[i+1]
+		case "--port":
+			port = args[i+1]
+		case "--served-model-name":
+			m.ServedModel = args[i+1]
+		case "--api-key":
+			m.APIKey = args[i+1]
+		}
+	}
+	srv, err := simulated.NewServer(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	url, err := srv.Start(net.JoinHostPort(host, port))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Printf("fake vllm serving %s on %s\n", m.ServedModel, url)
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, syscall.SIGTERM, os.Interrupt)
+	<-signals
+	srv.Close()
+	return 0
 }

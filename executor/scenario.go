@@ -338,9 +338,12 @@ func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec
 func clientWarnings(step StepInfo, s StepSummary) []string {
 	var out []string
 	lagP99 := s.Latency[LatencyKey("p99", "client_lag")]
-	limit := 1.0 // ms
+	// Lateness matters against the pace of the load: a tenth of the gap
+	// between requests in an open loop, a twentieth of a request's
+	// duration in a closed one, and never less than a millisecond.
+	limit := max(1.0, 0.05*s.Latency[LatencyKey("median", "e2el")]) // ms
 	if step.Rate > 0 && !math.IsInf(step.Rate, 1) {
-		limit = max(limit, 0.1*1000/step.Rate)
+		limit = max(1.0, 0.1*1000/step.Rate)
 	}
 	if lagP99 > limit && !Rate(step.Rate).IsInf() {
 		out = append(out, fmt.Sprintf("the client fell behind its own schedule (client lag p99 %.1f ms): the client, not the server, limited this step's load", lagP99))

@@ -182,17 +182,26 @@ func TestClosedLoopForADuration(t *testing.T) {
 func TestOpenLoopForADurationAndCancel(t *testing.T) {
 	srv := &loadServer{pause: time.Millisecond}
 	hs := newServer(t, srv)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	start := time.Now()
+	emitted := 0
 	win, err := Run(ctx, NewClient(0), target(hs), Step{
 		API: APICompletions, Prompts: []Prompt{{Text: "p"}}, MaxTokens: 2,
-		Load: Load{Rate: 100, Duration: 10 * time.Second},
-	}, nil)
+		Load: Load{Rate: 100, Duration: time.Minute},
+	}, func(Record) {
+		if emitted++; emitted == 3 {
+			cancel()
+		}
+	})
 	if err == nil {
 		t.Fatal("a step cut short by its context returned no error")
 	}
-	if win.Sent == 0 || win.Sent > 30 {
-		t.Errorf("sent %d requests in 100 ms at 100/s", win.Sent)
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("a cancelled one-minute step took %v", took)
+	}
+	if win.Sent < 3 || win.Sent > 6000 {
+		t.Errorf("sent %d requests", win.Sent)
 	}
 }
 
