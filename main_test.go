@@ -2,14 +2,14 @@ package main
 
 import (
 	"bytes"
-	"fmt"
-	"net"
-	"os/signal"
 	"encoding/csv"
 	"encoding/json"
 	"flag"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
