@@ -47,36 +47,47 @@ func Plan(w io.Writer, plan *executor.Plan) error {
 		writeChange(pw, c)
 	}
 	pw.printf("\n%s\n", Summary(plan))
-	if cost, known, any := newPodCost(plan); any {
+	if cost, upTo, known, any := newPodCost(plan); any {
+		bound := ""
+		if upTo {
+			bound = "at most "
+		}
 		if known {
-			pw.printf("Pods this plan creates cost $%.2f per hour in all.\n", cost)
+			pw.printf("Pods this plan creates cost %s$%.2f per hour in all.\n", bound, cost)
 		} else {
-			pw.printf("Pods this plan creates cost $%.2f per hour, plus pods whose price is known only after apply.\n", cost)
+			pw.printf("Pods this plan creates cost %s$%.2f per hour, plus pods whose price is known only after apply.\n", bound, cost)
 		}
 	}
 	writeBilling(pw, plan)
 	return pw.err
 }
 
-// newPodCost sums the hourly price of the pods a plan creates; known is
-// false when some price is known only after apply.
-func newPodCost(plan *executor.Plan) (cost float64, known, any bool) {
+// newPodCost sums the hourly price of the pods a plan creates. A pod whose
+// price depends on the GPU type found at create time counts at its
+// provider's upper bound (upTo); known is false when some pod has neither.
+func newPodCost(plan *executor.Plan) (cost float64, upTo, known, any bool) {
 	known = true
+	number := func(v cty.Value) (float64, bool) {
+		if v.IsKnown() && !v.IsNull() && v.Type() == cty.Number {
+			f, _ := v.AsBigFloat().Float64()
+			return f, true
+		}
+		return 0, false
+	}
 	for _, c := range plan.Changes {
 		if c.Addr.Kind != lang.KindPod || (c.Action != executor.Create && c.Action != executor.Replace) {
 			continue
 		}
-		v := attr(c.After, "cost_per_hour")
-		switch {
-		case !v.IsKnown():
-			known, any = false, true
-		case !v.IsNull() && v.Type() == cty.Number:
-			f, _ := v.AsBigFloat().Float64()
+		any = true
+		if f, ok := number(attr(c.After, "cost_per_hour")); ok {
 			cost += f
-			any = true
+		} else if f, ok := number(attr(c.After, "cost_per_hour_max")); ok {
+			cost, upTo = cost+f, true
+		} else {
+			known = false
 		}
 	}
-	return cost, known, any
+	return cost, upTo, known, any
 }
 
 // writeBilling lists every pod in state that costs money, so that a plan

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -184,8 +185,16 @@ func (p *Provider) planPod(ctx context.Context, req providers.PlanRequest) (prov
 		vals["args"] = cty.StringVal(shownArgs(cfg))
 		vals["ports"] = strList(c.ports)
 	}
+	planned := objectOf(podAttrTypes, vals)
+	if c := vals["cost_per_hour"]; (c == cty.NilVal || !c.IsKnown()) && len(prices) > 0 {
+		// The price depends on which GPU type has capacity at create time;
+		// the dearest candidate bounds it, which is what a plan can promise.
+		m := planned.AsValueMap()
+		m["cost_per_hour_max"] = cty.NumberFloatVal(slices.Max(prices))
+		planned = cty.ObjectVal(m)
+	}
 	return providers.PlanResponse{
-		Planned:         objectOf(podAttrTypes, vals),
+		Planned:         planned,
 		RequiresReplace: append([]string(nil), podRequiresReplace...),
 	}, nil
 }
