@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
@@ -32,7 +34,10 @@ type fakeProvider struct {
 	simURL   string
 }
 
-var _ providers.Provider = (*fakeProvider)(nil)
+var (
+	_ providers.Provider   = (*fakeProvider)(nil)
+	_ providers.GPUQuerier = (*fakeProvider)(nil)
+)
 
 func newFake(t *testing.T) *fakeProvider {
 	t.Helper()
@@ -236,4 +241,35 @@ scenario "chat" {
 
 func config(model string, concurrency int) string {
 	return fmt.Sprintf(serverConfig, model) + fmt.Sprintf(scenarioConfig, concurrency)
+}
+
+// QueryGPU answers like nvidia-smi on a machine with one busy GPU: every
+// field the fake knows gets a plausible value, the rest [N/A].
+func (f *fakeProvider) QueryGPU(ctx context.Context, req providers.GPURequest) ([]byte, error) {
+	values := map[string]string{
+		"timestamp":                   time.Now().Format("2006/01/02 15:04:05.000"),
+		"uuid":                        "GPU-fake-0",
+		"index":                       "0",
+		"name":                        "NVIDIA H100 80GB HBM3",
+		"utilization.gpu":             "50",
+		"utilization.memory":          "20",
+		"memory.used":                 "40960",
+		"memory.total":                "81559",
+		"power.draw":                  "300.00",
+		"power.draw.instant":          "300.00",
+		"power.limit":                 "700.00",
+		"temperature.gpu":             "40",
+		"clocks.sm":                   "1980",
+		"clocks.mem":                  "2619",
+		"clocks_event_reasons.active": "0x0000000000000000",
+	}
+	cols := make([]string, len(req.Fields))
+	for i, field := range req.Fields {
+		v, ok := values[field]
+		if !ok {
+			v = "[N/A]"
+		}
+		cols[i] = v
+	}
+	return []byte(strings.Join(cols, ", ") + "\n"), nil
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -476,5 +477,78 @@ scenario "open" {
 	}
 	if diff := cmp.Diff([]string{"rate=100 100 completed=10", "rate=inf inf completed=10"}, got); diff != "" {
 		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+}
+
+// TestTelemetryAndCost runs a scenario whose server has a price and whose
+// provider can read its GPU: each step carries the server's own metrics
+// (the simulator's), GPU figures, energy per token and cost, and the
+// samples are kept in state.
+func TestTelemetryAndCost(t *testing.T) {
+	h := newHarness(t, `
+server "a" {
+  engine         = "simulated"
+  price_per_hour = 2.5
+}
+
+scenario "chat" {
+  server     = server.a
+  max_tokens = 8
+  dataset {
+    kind         = "synthetic"
+    input_tokens = 8
+  }
+  load {
+    concurrency = [2]
+    requests    = 20
+  }
+  telemetry {
+    gpu_interval    = "20ms"
+    server_interval = "20ms"
+  }
+}
+`)
+	r := h.apply(nil)
+	steps, err := h.store.Steps(r.Runs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s StepSummary
+	if err := json.Unmarshal(steps[0].Summary, &s); err != nil {
+		t.Fatal(err)
+	}
+	if s.ServerMetrics == nil || s.ServerMetrics.Total.GenerationTokens == nil {
+		t.Fatalf("no server metrics: %+v", s.ServerMetrics)
+	}
+	if got := int(*s.ServerMetrics.Total.GenerationTokens); got != s.TotalOutputTokens {
+		t.Errorf("server generated %d tokens, client counted %d", got, s.TotalOutputTokens)
+	}
+	if s.ServerTokenRatio == nil || *s.ServerTokenRatio != 1 {
+		t.Errorf("server token ratio = %v, want 1", s.ServerTokenRatio)
+	}
+	if s.GPU == nil || s.GPU.UtilizationPctMean == nil || *s.GPU.UtilizationPctMean != 50 {
+		t.Fatalf("GPU stats = %+v, want 50 %% utilisation", s.GPU)
+	}
+	if s.Energy == nil || s.Energy.JPerOutputToken == nil || s.Energy.EnergyJ <= 0 {
+		t.Errorf("energy = %+v", s.Energy)
+	}
+	wantCost := 2.5 * s.DurationSeconds / 3600
+	if s.CostUSD == nil || math.Abs(*s.CostUSD-wantCost) > 1e-12 || s.USDPerMillionOutputTokens == nil {
+		t.Errorf("cost = %v, want %v", s.CostUSD, wantCost)
+	}
+	sets, err := h.store.Samples(r.Runs[0].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, set := range sets {
+		kinds = append(kinds, fmt.Sprintf("%d %s", set.Step, set.Kind))
+	}
+	want := []string{"-1 gpu_idle:server.a", "0 gpu"}
+	if s.ServerMetrics.Samples > 0 {
+		want = append(want, "0 server") // a step this short may end before the first sample
+	}
+	if diff := cmp.Diff(want, kinds); diff != "" {
+		t.Errorf("samples kept (-want +got):\n%s", diff)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/benchform/benchform/executor/telemetry"
 	"github.com/benchform/benchform/executor/workload"
 )
 
@@ -61,6 +62,22 @@ type StepSummary struct {
 	// Warnings say what makes the figures less trustworthy: a client that
 	// fell behind its schedule, a prefix cache that may be warm.
 	Warnings []string `json:"warnings,omitempty"`
+
+	// ServerMetrics is what the server's own Prometheus metrics said of
+	// the window, when they were scraped; ServerTokenRatio is the
+	// server's generated tokens over the client's output tokens.
+	ServerMetrics    *telemetry.ServerStats `json:"server_metrics,omitempty"`
+	ServerTokenRatio *float64               `json:"server_token_ratio,omitempty"`
+	// GPU is the window's GPU telemetry and Energy its efficiency, when
+	// the server's GPUs could be read.
+	GPU    *telemetry.GPUStats   `json:"gpu,omitempty"`
+	Energy *telemetry.Efficiency `json:"energy,omitempty"`
+	// PricePerHour is what the server's machine costs in USD; CostUSD what
+	// the step cost at that price, and USDPerMillionOutputTokens that cost
+	// spread over the output tokens.
+	PricePerHour              float64  `json:"price_per_hour_usd,omitempty"`
+	CostUSD                   *float64 `json:"cost_usd,omitempty"`
+	USDPerMillionOutputTokens *float64 `json:"usd_per_million_output_tokens,omitempty"`
 }
 
 // Rate is a request rate in requests per second; +Inf, all requests at

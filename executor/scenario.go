@@ -35,7 +35,11 @@ func (a *applier) runScenario(ctx context.Context, c *Change) error {
 	if err != nil {
 		return err
 	}
-	prompts, note, err := loadDataset(spec.Dataset, a.opts.Config.Dir, promptsNeeded(spec))
+	// Each step gets prompts of its own, so that a server's prefix cache,
+	// warmed by one step, does not flatter the next; every server gets the
+	// same prompts for the same step, so that servers compare fairly.
+	perStep := promptsNeeded(spec)
+	prompts, note, err := loadDataset(spec.Dataset, a.opts.Config.Dir, perStep*len(steps(spec)))
 	if err != nil {
 		return fmt.Errorf("dataset: %w", err)
 	}
@@ -168,6 +172,19 @@ func promptsNeeded(spec lang.ScenarioSpec) int {
 	return n
 }
 
+// stepPrompts is the i-th step's share of a dataset: the next perStep
+// prompts, wrapping around a dataset too small to give each step its own.
+func stepPrompts(all []workload.Prompt, i, perStep int) []workload.Prompt {
+	if len(all) >= (i+1)*perStep {
+		return all[i*perStep : (i+1)*perStep]
+	}
+	out := make([]workload.Prompt, min(perStep, len(all)))
+	for j := range out {
+		out[j] = all[(i*perStep+j)%len(all)]
+	}
+	return out
+}
+
 // continuousUsage says whether to ask a server for a running token count
 // on every chunk: vLLM and SGLang honour the option, a strict
 // OpenAI-compatible endpoint may refuse it.
@@ -191,6 +208,7 @@ func (a *applier) runSteps(ctx context.Context, c *Change, spec lang.ScenarioSpe
 	client := workload.NewClient(maxConns)
 	defer client.CloseIdleConnections()
 
+	perStep := promptsNeeded(spec)
 	index := 0
 	for _, server := range c.Servers {
 		endpoint, err := a.connect(ctx, server)
@@ -200,10 +218,11 @@ func (a *applier) runSteps(ctx context.Context, c *Change, spec lang.ScenarioSpe
 		target := workload.Target{BaseURL: endpoint.BaseURL, APIKey: endpoint.APIKey, Model: endpoint.Model}
 		opts := workload.Options{ContinuousUsage: a.continuousUsage(spec, server), IgnoreEOS: spec.IgnoreEOS, ExtraBody: spec.ExtraBody}
 		warnings := a.warmCacheWarnings(c, spec, server, runID)
-		for _, ps := range steps(spec) {
+		in := a.instrument(ctx, c, spec, server, endpoint, runID)
+		for i, ps := range steps(spec) {
 			ps.info.Index, ps.info.Server = index, server
 			index++
-			err := a.runStep(ctx, c, spec, client, target, opts, prompts, runID, ps, warnings)
+			err := a.runStep(ctx, c, spec, client, target, opts, stepPrompts(prompts, i, perStep), runID, ps, warnings, in)
 			warnings = nil // said once, with the server's first step
 			if err != nil {
 				release(endpoint)
@@ -274,7 +293,7 @@ func (a *applier) connect(ctx context.Context, server lang.Addr) (providers.Endp
 	})
 }
 
-func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec, client *workload.Client, target workload.Target, opts workload.Options, prompts []workload.Prompt, runID int64, ps plannedStep, warnings []string) error {
+func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec, client *workload.Client, target workload.Target, opts workload.Options, prompts []workload.Prompt, runID int64, ps plannedStep, warnings []string, in *instruments) error {
 	st := a.opts.State
 	step := ps.info
 	started := a.now()
@@ -289,19 +308,22 @@ func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec
 	slo := workload.SLO{TTFT: spec.SLO.TTFT, TPOT: spec.SLO.TPOT, ITL: spec.SLO.ITL, E2EL: spec.SLO.E2EL}
 	summary := workload.NewSummary(spec.Percentiles, slo)
 	rec := &recorder{store: st, runID: runID, step: step.Index, lastFlush: time.Now()}
+	m := &measuring{in: in}
 	window, runErr := workload.Run(ctx, client, target, workload.Step{
-		API:       workload.API(spec.API),
-		Prompts:   prompts,
-		MaxTokens: spec.MaxTokens,
-		IDPrefix:  fmt.Sprintf("benchform-%d-%d", runID, step.Index),
-		Options:   opts,
-		Load:      ps.load,
+		API:          workload.API(spec.API),
+		Prompts:      prompts,
+		MaxTokens:    spec.MaxTokens,
+		IDPrefix:     fmt.Sprintf("benchform-%d-%d", runID, step.Index),
+		Options:      opts,
+		Load:         ps.load,
+		BeforeWindow: func() { m.start(ctx) },
 	}, func(r workload.Record) {
 		summary.Add(r)
 		rec.add(r)
 		a.opts.Hook.RequestDone(c.Addr, step, &r)
 	})
 	flushErr := rec.flush()
+	measured := m.stop()
 
 	status := state.RunCompleted
 	if runErr != nil {
@@ -313,8 +335,15 @@ func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec
 	hasSLO := slo != (workload.SLO{})
 	result := Summarize(step, summary.Close(window.Duration), window, spec.Percentiles, hasSLO, status)
 	result.Warnings = append(warnings, clientWarnings(step, result)...)
+	measured.attach(&result, in.pricePerHour)
 	for _, w := range result.Warnings[len(warnings):] {
 		a.opts.Hook.Warn(c.Addr, w)
+	}
+	if len(measured.serverRaw) > 0 {
+		a.putSamples(c.Addr, runID, step.Index, samplesServer, measured.serverRaw)
+	}
+	if len(measured.gpuSamples) > 0 {
+		a.putSamples(c.Addr, runID, step.Index, samplesGPU, measured.gpuSamples)
 	}
 	body, err := json.Marshal(result)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -40,6 +41,21 @@ type ScenarioSpec struct {
 	Dataset         DatasetSpec
 	Load            LoadSpec
 	SLO             SLOSpec
+	Telemetry       TelemetrySpec
+}
+
+// TelemetrySpec says what is sampled beside each step.
+type TelemetrySpec struct {
+	// GPU is "auto" (where the server runs: through its pod, or
+	// nvidia-smi on this machine for a local pod; nothing for an
+	// endpoint), "local" (nvidia-smi here), "dcgm:<url>" (a DCGM
+	// exporter) or "off".
+	GPU string
+	// ServerMetrics scrapes the server's Prometheus /metrics.
+	ServerMetrics bool
+	// GPUInterval and ServerInterval are the sampling periods; zero means
+	// the samplers' defaults.
+	GPUInterval, ServerInterval time.Duration
 }
 
 // DatasetSpec says where prompts come from.
@@ -149,12 +165,35 @@ var scenarioSpec = hcldec.ObjectSpec{
 		"warmup":          intAttr("warmup", 0, false),
 		"seed":            intAttr("seed", 0, false),
 	}),
+	"telemetry": block("telemetry", false, hcldec.ObjectSpec{
+		"gpu": validated(attr("gpu", cty.String), func(v cty.Value) error {
+			return checkGPUSource(v.AsString())
+		}),
+		"server_metrics":  attr("server_metrics", cty.Bool),
+		"gpu_interval":    durationAttr("gpu_interval", false),
+		"server_interval": durationAttr("server_interval", false),
+	}),
 	"slo": block("slo", false, hcldec.ObjectSpec{
 		"ttft": durationAttr("ttft", false),
 		"tpot": durationAttr("tpot", false),
 		"itl":  durationAttr("itl", false),
 		"e2el": durationAttr("e2el", false),
 	}),
+}
+
+// checkGPUSource accepts the values of telemetry.gpu.
+func checkGPUSource(s string) error {
+	switch {
+	case s == "auto" || s == "local" || s == "off":
+		return nil
+	case strings.HasPrefix(s, "dcgm:"):
+		u, err := url.Parse(strings.TrimPrefix(s, "dcgm:"))
+		if err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" {
+			return nil
+		}
+		return fmt.Errorf("gpu = %q: after dcgm: comes the exporter's metrics URL, such as \"dcgm:http://node:9400/metrics\"", s)
+	}
+	return fmt.Errorf("gpu must be \"auto\", \"local\", \"off\" or \"dcgm:<url>\", got %q", s)
 }
 
 // lengthAttr is a token length: a whole number, { min, max } or
@@ -451,6 +490,20 @@ func DecodeScenarioSpec(v cty.Value) (ScenarioSpec, error) {
 		}
 	}
 
+	spec.Telemetry = TelemetrySpec{GPU: "auto", ServerMetrics: true}
+	if tel := v.GetAttr("telemetry"); !tel.IsNull() {
+		spec.Telemetry.GPU = stringOr(tel.GetAttr("gpu"), "auto")
+		spec.Telemetry.ServerMetrics = boolOr(tel.GetAttr("server_metrics"), true)
+		for name, dst := range map[string]*time.Duration{"gpu_interval": &spec.Telemetry.GPUInterval, "server_interval": &spec.Telemetry.ServerInterval} {
+			if a := tel.GetAttr(name); !a.IsNull() {
+				d, err := ParseDuration(a.AsString())
+				if err != nil {
+					return ScenarioSpec{}, fmt.Errorf("telemetry.%s: %w", name, err)
+				}
+				*dst = d
+			}
+		}
+	}
 	if slo := v.GetAttr("slo"); !slo.IsNull() {
 		for name, dst := range map[string]*time.Duration{"ttft": &spec.SLO.TTFT, "tpot": &spec.SLO.TPOT, "itl": &spec.SLO.ITL, "e2el": &spec.SLO.E2EL} {
 			if a := slo.GetAttr(name); !a.IsNull() {

@@ -24,6 +24,23 @@ type migration struct {
 var migrations = []migration{
 	{name: "initial schema", up: migrateInitial},
 	{name: "per-event tokens and client lag in request records", up: migrateChunkTokens},
+	{name: "telemetry samples", up: migrateSamples},
+}
+
+// migrateSamples adds telemetry samples: a GPU snapshot at idle, and the
+// server-metrics and GPU samples taken during each step, kept so that a
+// later results can show them.
+func migrateSamples(tx *sql.Tx) error {
+	_, err := tx.Exec(`
+CREATE TABLE samples (
+	run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+	step   INTEGER NOT NULL, -- the step's index, or -1 for a run-wide sample
+	kind   TEXT    NOT NULL, -- e.g. "server", "gpu", "gpu_idle:server.vllm"
+	data   TEXT    NOT NULL, -- JSON
+	PRIMARY KEY (run_id, step, kind)
+);
+`)
+	return err
 }
 
 // migrateChunkTokens adds what a request record learns from servers that

@@ -45,6 +45,13 @@ scenario "chat" {
     ttft = "100ms"
     tpot = "5ms"
   }
+
+  # The simulator exposes vLLM's Prometheus metrics; sample them often, as
+  # the quickstart's steps are short.
+  telemetry {
+    server_metrics  = true
+    server_interval = "100ms"
+  }
 }
 
 output "model" {

@@ -66,9 +66,9 @@ func ResultsTable(w io.Writer, run Run) error {
 	// One server needs no column of its own; the heading names it.
 	multi := len(servers) > 1
 	openLoop := run.Steps[0].RequestRate != 0
-	header := []string{"server", "concurrency", "ok", "failed", "req/s", "out tok/s", "tok/s/user"}
+	header := []string{"server", loadHeader(run), "ok", "failed", "req/s", "out tok/s", "tok/s/user"}
 	if openLoop {
-		header = []string{"server", "rate", "sent/s", "lag p99", "ok", "failed", "req/s", "out tok/s", "tok/s/user"}
+		header = []string{"server", loadHeader(run), "sent/s", "lag p99", "ok", "failed", "req/s", "out tok/s", "tok/s/user"}
 	}
 	for _, p := range percentiles {
 		header = append(header, "TTFT "+executor.PercentileStat(p))
@@ -80,20 +80,7 @@ func ResultsTable(w io.Writer, run Run) error {
 
 	var rows [][]string
 	for _, s := range run.Steps {
-		label := strconv.Itoa(s.Concurrency)
-		if openLoop {
-			label = s.RequestRate.String() + "/s"
-			if s.RequestRate.IsInf() {
-				label = "all at once"
-			}
-			if s.MaxConcurrency > 0 {
-				label += fmt.Sprintf(" ≤%d", s.MaxConcurrency)
-			}
-		}
-		if s.Status != "completed" {
-			label += " (" + s.Status + ")"
-		}
-		row := []string{s.Server, label}
+		row := []string{s.Server, loadLabel(s)}
 		if openLoop {
 			row = append(row, num(s.AchievedRate, 2), num(s.Latency[executor.LatencyKey("p99", "client_lag")], 2))
 		}
@@ -138,6 +125,9 @@ func ResultsTable(w io.Writer, run Run) error {
 	if err := table.Render(); err != nil {
 		return err
 	}
+	if err := telemetryTable(w, run, multi); err != nil {
+		return err
+	}
 	pw.printf("%s\n", footnote(run))
 	for _, s := range run.Steps {
 		for _, e := range s.Errors {
@@ -150,6 +140,32 @@ func ResultsTable(w io.Writer, run Run) error {
 		}
 	}
 	return pw.err
+}
+
+// loadHeader names a run's load column.
+func loadHeader(run Run) string {
+	if len(run.Steps) > 0 && run.Steps[0].RequestRate != 0 {
+		return "rate"
+	}
+	return "concurrency"
+}
+
+// loadLabel is a step's load as a table shows it.
+func loadLabel(s executor.StepSummary) string {
+	label := strconv.Itoa(s.Concurrency)
+	if s.RequestRate != 0 {
+		label = s.RequestRate.String() + "/s"
+		if s.RequestRate.IsInf() {
+			label = "all at once"
+		}
+		if s.MaxConcurrency > 0 {
+			label += fmt.Sprintf(" ≤%d", s.MaxConcurrency)
+		}
+	}
+	if s.Status != "completed" {
+		label += " (" + s.Status + ")"
+	}
+	return label
 }
 
 // footnote states the definitions behind the columns, as vLLM's benchmark
@@ -249,6 +265,17 @@ func stepFields(s executor.StepSummary) []field {
 		field{"output_tokens_from_chunks", s.TokenSources["chunks"]},
 		field{"token_sources_disagree", s.TokenSourcesDisagree},
 	)
+	for _, c := range telemetryColumns {
+		if v, ok := c.value(s); ok {
+			f = append(f, field{c.key, v})
+		}
+	}
+	if s.ServerMetrics != nil {
+		f = append(f, field{"server_metrics", s.ServerMetrics})
+	}
+	if s.GPU != nil {
+		f = append(f, field{"gpu", s.GPU})
+	}
 	if len(s.Errors) > 0 {
 		f = append(f, field{"errors", s.Errors})
 	}

@@ -66,6 +66,10 @@ type Step struct {
 	IDPrefix string
 	Options  Options
 	Load     Load
+	// BeforeWindow, when set, is called after the warm-up, just before
+	// the measured window starts, so that samplers beside the step cover
+	// exactly the window.
+	BeforeWindow func()
 }
 
 // Window is the measured part of a step: from just before the first
@@ -191,6 +195,9 @@ func Run(ctx context.Context, c *Client, t Target, st Step, emit func(Record)) (
 	}
 
 	prompt := func(i int) Prompt { return st.Prompts[i%len(st.Prompts)] }
+	if st.BeforeWindow != nil {
+		st.BeforeWindow()
+	}
 	win := Window{Origin: s.start, Start: time.Now()}
 	var res poolResult
 	if load.Concurrency > 0 {
