@@ -69,7 +69,9 @@ func (a *applier) gpuSource(setting string, server lang.Addr) (telemetry.GPUSour
 	case setting == "off":
 		return nil, nil
 	case setting == "local":
-		return telemetry.LocalNvidiaSMI{}, nil
+		// python3 with pynvml, where present, adds NVML's energy counter as a
+		// cross-check of the integrated power.
+		return telemetry.LocalNvidiaSMI{Python: "python3"}, nil
 	case strings.HasPrefix(setting, "dcgm:"):
 		return telemetry.DCGM{URL: strings.TrimPrefix(setting, "dcgm:")}, nil
 	}
