@@ -38,7 +38,13 @@ type instruments struct {
 // silently when "auto" found nothing.
 func (a *applier) instrument(ctx context.Context, c *Change, spec lang.ScenarioSpec, server lang.Addr, endpoint providers.Endpoint, runID int64) *instruments {
 	in := &instruments{pricePerHour: a.pricePerHour(server)}
-	if spec.Telemetry.ServerMetrics {
+	scrape := spec.Telemetry.ServerMetrics
+	if scrape == nil {
+		s := a.opts.Config.Servers[server.Name]
+		on := s != nil && s.Engine != "openai"
+		scrape = &on
+	}
+	if *scrape {
 		in.server = telemetry.NewServerSampler(strings.TrimSuffix(endpoint.BaseURL, "/")+"/metrics", endpoint.APIKey, spec.Telemetry.ServerInterval, nil)
 	}
 	src, err := a.gpuSource(spec.Telemetry.GPU, server)

@@ -51,8 +51,10 @@ type TelemetrySpec struct {
 	// endpoint), "local" (nvidia-smi here), "dcgm:<url>" (a DCGM
 	// exporter) or "off".
 	GPU string
-	// ServerMetrics scrapes the server's Prometheus /metrics.
-	ServerMetrics bool
+	// ServerMetrics scrapes the server's Prometheus /metrics; nil leaves
+	// the choice to the engine (vLLM, SGLang and the simulator expose
+	// them, an OpenAI-compatible endpoint may not).
+	ServerMetrics *bool
 	// GPUInterval and ServerInterval are the sampling periods; zero means
 	// the samplers' defaults.
 	GPUInterval, ServerInterval time.Duration
@@ -490,10 +492,13 @@ func DecodeScenarioSpec(v cty.Value) (ScenarioSpec, error) {
 		}
 	}
 
-	spec.Telemetry = TelemetrySpec{GPU: "auto", ServerMetrics: true}
+	spec.Telemetry = TelemetrySpec{GPU: "auto"}
 	if tel := v.GetAttr("telemetry"); !tel.IsNull() {
 		spec.Telemetry.GPU = stringOr(tel.GetAttr("gpu"), "auto")
-		spec.Telemetry.ServerMetrics = boolOr(tel.GetAttr("server_metrics"), true)
+		if sm := tel.GetAttr("server_metrics"); !sm.IsNull() {
+			on := sm.True()
+			spec.Telemetry.ServerMetrics = &on
+		}
 		for name, dst := range map[string]*time.Duration{"gpu_interval": &spec.Telemetry.GPUInterval, "server_interval": &spec.Telemetry.ServerInterval} {
 			if a := tel.GetAttr(name); !a.IsNull() {
 				d, err := ParseDuration(a.AsString())

@@ -372,7 +372,7 @@ scenario "s" {
 		Dataset:     DatasetSpec{Kind: "synthetic", Input: LengthSpec{Fixed: DefaultInputTokens}, Output: LengthSpec{Fixed: 64}},
 		Load:        LoadSpec{Concurrency: []int{1, 4}, Requests: 10, Arrival: "poisson", Burstiness: 1},
 		SLO:         SLOSpec{TTFT: 250_000_000},
-		Telemetry:   TelemetrySpec{GPU: "auto", ServerMetrics: true},
+		Telemetry:   TelemetrySpec{GPU: "auto"},
 	}
 	if diff := cmp.Diff(want, spec); diff != "" {
 		t.Errorf("spec (-want +got):\n%s", diff)
