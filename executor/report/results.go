@@ -101,6 +101,30 @@ func ResultsTable(w io.Writer, run Run) error {
 		rows = append(rows, row)
 	}
 
+	if err := stepTable(w, header, rows, multi); err != nil {
+		return err
+	}
+	if err := telemetryTable(w, run, multi); err != nil {
+		return err
+	}
+	pw.printf("%s\n", footnote(run))
+	for _, s := range run.Steps {
+		for _, e := range s.Errors {
+			pw.printf("  %s %s: %d × %s\n", s.Server, s.Label, e.Count, e.Message)
+		}
+	}
+	for _, s := range run.Steps {
+		for _, w := range s.Warnings {
+			pw.printf("Warning: %s %s: %s\n", s.Server, s.Label, w)
+		}
+	}
+	return pw.err
+}
+
+// stepTable renders one row per step whose first column names the server
+// and second the load; with a single server the first column goes, since
+// the heading names it. Figures align right.
+func stepTable(w io.Writer, header []string, rows [][]string, multi bool) error {
 	if !multi {
 		header = header[1:]
 		for i := range rows {
@@ -122,24 +146,7 @@ func ResultsTable(w io.Writer, run Run) error {
 	if err := table.Bulk(rows); err != nil {
 		return err
 	}
-	if err := table.Render(); err != nil {
-		return err
-	}
-	if err := telemetryTable(w, run, multi); err != nil {
-		return err
-	}
-	pw.printf("%s\n", footnote(run))
-	for _, s := range run.Steps {
-		for _, e := range s.Errors {
-			pw.printf("  %s %s: %d × %s\n", s.Server, s.Label, e.Count, e.Message)
-		}
-	}
-	for _, s := range run.Steps {
-		for _, w := range s.Warnings {
-			pw.printf("Warning: %s %s: %s\n", s.Server, s.Label, w)
-		}
-	}
-	return pw.err
+	return table.Render()
 }
 
 // loadHeader names a run's load column.

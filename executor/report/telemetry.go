@@ -4,9 +4,6 @@ import (
 	"io"
 	"strconv"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/tw"
-
 	"github.com/benchform/benchform/executor"
 )
 
@@ -167,26 +164,5 @@ func telemetryTable(w io.Writer, run Run, multi bool) error {
 		}
 		rows = append(rows, row)
 	}
-	if !multi {
-		header = header[1:]
-		for i := range rows {
-			rows[i] = rows[i][1:]
-		}
-	}
-	align := make([]tw.Align, len(header))
-	for i := range align {
-		align[i] = tw.AlignRight
-	}
-	if multi {
-		align[0] = tw.AlignLeft
-	}
-	table := tablewriter.NewTable(w,
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAlignmentConfig(tw.CellAlignment{PerColumn: align}),
-	)
-	table.Header(toAny(header)...)
-	if err := table.Bulk(rows); err != nil {
-		return err
-	}
-	return table.Render()
+	return stepTable(w, header, rows, multi)
 }
