@@ -105,7 +105,7 @@ func TestInvalidConfigurations(t *testing.T) {
 // TestValidConfigurations checks that the examples and the valid test
 // configurations load without a diagnostic.
 func TestValidConfigurations(t *testing.T) {
-	dirs := []string{"../examples/quickstart", "../examples/endpoint", "../testdata/valid/everything"}
+	dirs := []string{"../examples/quickstart", "../examples/endpoint", "../examples/runpod", "../examples/local-gpu", "../testdata/valid/everything"}
 	for _, dir := range dirs {
 		t.Run(dir, func(t *testing.T) {
 			_, diags := Load(dir, LoadOptions{Environ: []string{}, AllowUnset: true})
