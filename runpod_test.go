@@ -183,7 +183,7 @@ func TestRunpodFaults(t *testing.T) {
 			if code != exitOK {
 				t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
 			}
-			if !strings.Contains(out, "scenario.chat — run #1, completed") || !strings.Contains(out, "Pods this plan creates cost $") {
+			if !strings.Contains(out, "scenario.chat — run #1, completed") || !strings.Contains(out, "Pods this plan creates cost") {
 				t.Errorf("apply output:\n%s", out)
 			}
 			outputs := []string{out, errOut}

@@ -426,7 +426,7 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 			done = true
 			break
 		}
-		if err := decodeChunk(data, &ch); err != nil {
+		if err := sr.dec.decode(data, &ch); err != nil {
 			rec.Err = "malformed event: " + err.Error()
 			break
 		}

@@ -42,8 +42,9 @@ type sseReader struct {
 	at    time.Time
 	first bool // nothing read yet: a leading BOM is dropped
 	eof   bool
-	// gaps and tokens are scratch space for the request using this reader,
-	// kept here so that they are pooled with it.
+	// dec, gaps and tokens are for the request using this reader, kept
+	// here so that they are pooled with it.
+	dec    chunkDecoder
 	gaps   []time.Duration
 	tokens []uint32
 }
@@ -64,6 +65,7 @@ func (s *sseReader) reset(r io.Reader) {
 	s.at = time.Time{}
 	s.first = true
 	s.eof = false
+	s.dec.reset()
 }
 
 // next returns the data of the next event and when its last data line
@@ -240,23 +242,39 @@ func errorText(raw []byte) string {
 // c holds what encoding/json would have produced. It is written as functions
 // over (b, i) so the per-byte loops stay in registers.
 func fastDecode(b []byte, c *chunk) bool {
-	i := skipWS(b, 0)
-	if i >= len(b) || b[i] != '{' {
-		return false
-	}
-	i = skipWS(b, i+1)
-	if i < len(b) && b[i] == '}' {
-		return skipWS(b, i+1) == len(b)
+	ok, _ := scanTop(b, 0, c)
+	return ok
+}
+
+// scanTop is fastDecode from b[start]: the beginning of the document when
+// start is 0, else the start of a member of the top-level object before
+// which neither choices, usage nor error appeared. It also returns where
+// the first of those three members began, -1 if none did: the scanner's
+// state there (a member boundary, none of them seen, c untouched) depends on
+// nothing before it.
+func scanTop(b []byte, start int, c *chunk) (ok bool, resume int) {
+	resume = -1
+	i := start
+	if start == 0 {
+		i = skipWS(b, 0)
+		if i >= len(b) || b[i] != '{' {
+			return false, -1
+		}
+		i = skipWS(b, i+1)
+		if i < len(b) && b[i] == '}' {
+			return skipWS(b, i+1) == len(b), -1
+		}
 	}
 	seen := 0
 	for {
+		at := i
 		key, end := scanKey(b, i)
 		if end < 0 {
-			return false
+			return false, -1
 		}
 		i = skipWS(b, end)
 		if i >= len(b) || b[i] != ':' {
-			return false
+			return false, -1
 		}
 		i = skipWS(b, i+1)
 		bit := 0
@@ -270,12 +288,15 @@ func fastDecode(b []byte, c *chunk) bool {
 			bit, i = 4, scanLiteral(b, i, "null")
 		default:
 			if mayFold(key, "choices", "usage", "error") {
-				return false
+				return false, -1
 			}
 			i = skipValue(b, i, 1)
 		}
 		if i < 0 || seen&bit != 0 {
-			return false
+			return false, -1
+		}
+		if seen == 0 && bit != 0 {
+			resume = at
 		}
 		seen |= bit
 		i = skipWS(b, i)
@@ -284,10 +305,46 @@ func fastDecode(b []byte, c *chunk) bool {
 			continue
 		}
 		if i < len(b) && b[i] == '}' {
-			return skipWS(b, i+1) == len(b)
+			return skipWS(b, i+1) == len(b), resume
 		}
-		return false
+		return false, -1
 	}
+}
+
+// maxPrefix bounds the bytes a chunkDecoder remembers.
+const maxPrefix = 4 << 10
+
+// chunkDecoder decodes the events of one stream. Servers repeat the same
+// id, object, created and model members, ahead of choices and usage, in
+// every event of a stream, so once an event has been scanned, a later one
+// whose bytes up to its first choices, usage or error member are the same
+// is scanned from there only (see scanTop): a byte comparison instead of
+// half the validation, for the same result.
+type chunkDecoder struct {
+	prefix []byte // the last event scanned from its start, up to that member; empty when unknown
+}
+
+func (d *chunkDecoder) reset() { d.prefix = d.prefix[:0] }
+
+// decode is decodeChunk for the next event of the stream.
+func (d *chunkDecoder) decode(b []byte, c *chunk) error {
+	*c = chunk{}
+	if n := len(d.prefix); n > 0 && len(b) > n && string(b[:n]) == string(d.prefix) {
+		if ok, _ := scanTop(b, n, c); ok {
+			return nil
+		}
+	} else {
+		ok, resume := scanTop(b, 0, c)
+		d.prefix = d.prefix[:0]
+		if ok && resume > 0 && resume <= maxPrefix {
+			d.prefix = append(d.prefix, b[:resume]...)
+		}
+		if ok {
+			return nil
+		}
+	}
+	*c = chunk{}
+	return slowDecode(b, c)
 }
 
 // maxDepth keeps the fast path's recursion shallow; deeper documents are

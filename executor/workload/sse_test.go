@@ -257,6 +257,16 @@ func TestDecodeChunkAllocs(t *testing.T) {
 	}
 }
 
+func TestChunkDecoderAllocs(t *testing.T) {
+	a, b := []byte(chatToken("hello")[6:]), []byte(chatToken("world")[6:])
+	var d chunkDecoder
+	var c chunk
+	_ = d.decode(a, &c)
+	if n := testing.AllocsPerRun(100, func() { _ = d.decode(b, &c); _ = d.decode(a, &c) }); n != 0 {
+		t.Errorf("chunkDecoder allocates %v times per pair of typical chunks, want 0", n)
+	}
+}
+
 // checkDecode asserts that whenever the fast path decides, encoding/json
 // agrees with it.
 func checkDecode(t *testing.T, data []byte) {
@@ -321,5 +331,30 @@ func FuzzDecodeChunk(f *testing.F) {
 		checkDecode(t, in)
 		var c chunk
 		_ = decodeChunk(in, &c)
+	})
+}
+
+// FuzzChunkDecoder checks that an event decoded after others of its stream
+// gives what it gives decoded alone, whatever the events before it.
+func FuzzChunkDecoder(f *testing.F) {
+	tok := func(s string) []byte { return []byte(strings.TrimSuffix(chatToken(s), "\n\n")[6:]) }
+	f.Add(tok("a"), tok("b"))
+	f.Add(tok("a"), []byte(strings.TrimSuffix(usageChunk(3, 1), "\n\n")[6:]))
+	f.Add(tok("a"), append(tok("b"), '}'))
+	f.Add(tok("a"), []byte(strings.Replace(string(tok("b")), `"choices":[`, `"choices":[],"choices":[`, 1)))
+	f.Add(tok("a"), []byte(strings.Replace(string(tok("b")), `"choices":[`, `"Choices":[`, 1)))
+	f.Add(tok("a"), []byte(strings.Replace(string(tok("b")), `"choices":[`, `"error":{"message":"x"},"choices":[`, 1)))
+	f.Add([]byte(`{"id":1,"usage":null,"choices":[1]}`), []byte(`{"id":1,"usage":{"completion_tokens":2}}`))
+	f.Add([]byte(`{"id":1,"choices":[1]}`), []byte(`{"id":1,`))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		var d chunkDecoder
+		for i, in := range [][]byte{a, b, a, b, b} {
+			var got, want chunk
+			gotErr := d.decode(in, &got)
+			wantErr := decodeChunk(in, &want)
+			if (gotErr == nil) != (wantErr == nil) || got != want {
+				t.Fatalf("event %d %q: after earlier events %+v, %v; alone %+v, %v", i, in, got, gotErr, want, wantErr)
+			}
+		}
 	})
 }
