@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -263,4 +264,34 @@ scenario "chat" {
 		t.Fatalf("destroy: %d\n%s\n%s", code, out, errOut)
 	}
 	waitFor(t, 10*time.Second, func() bool { return syscall.Kill(newPID, 0) != nil })
+}
+
+// TestDetailedResultsKeepSamples checks that a later results -detailed
+// shows the telemetry samples a run kept.
+func TestDetailedResultsKeepSamples(t *testing.T) {
+	dir := configDir(t, strings.Replace(fastConfig, "  load {", "  telemetry {\n    server_interval = \"10ms\"\n  }\n\n  load {", 1))
+	if code, out, errOut := benchform(t, "apply", "-auto-approve", dir); code != exitOK {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut := benchform(t, "results", "-state", filepath.Join(dir, "benchform.db"), "-format", "json", "-detailed")
+	if code != exitOK {
+		t.Fatalf("results: %d %s", code, errOut)
+	}
+	var res struct {
+		Steps []struct {
+			ServerMetrics map[string]any             `json:"server_metrics"`
+			Samples       map[string]json.RawMessage `json:"samples"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range res.Steps {
+		if s.ServerMetrics == nil {
+			t.Errorf("step %d has no server metrics", i)
+		}
+		if s.ServerMetrics != nil && s.ServerMetrics["samples"].(float64) > 0 && len(s.Samples["server"]) == 0 {
+			t.Errorf("step %d sampled the server but results show no samples", i)
+		}
+	}
 }

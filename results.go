@@ -71,6 +71,20 @@ func loadRun(store *state.Store, id int64, detailed bool) (report.Run, error) {
 	if err != nil {
 		return report.Run{}, err
 	}
+	byStep := map[int]map[string]json.RawMessage{}
+	if detailed {
+		sets, err := store.Samples(id)
+		if err != nil {
+			return report.Run{}, err
+		}
+		for _, set := range sets {
+			if byStep[set.Step] == nil {
+				byStep[set.Step] = map[string]json.RawMessage{}
+			}
+			byStep[set.Step][set.Kind] = json.RawMessage(set.Data)
+		}
+		out.RunSamples = byStep[-1]
+	}
 	for _, s := range steps {
 		if len(s.Summary) == 0 {
 			continue // a step that was cut off before it had a summary
@@ -86,6 +100,7 @@ func loadRun(store *state.Store, id int64, detailed bool) (report.Run, error) {
 				return report.Run{}, err
 			}
 			out.Requests = append(out.Requests, workloadRecords(recs))
+			out.StepSamples = append(out.StepSamples, byStep[s.Index])
 		}
 	}
 	return out, nil

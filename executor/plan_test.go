@@ -552,3 +552,74 @@ scenario "chat" {
 		t.Errorf("samples kept (-want +got):\n%s", diff)
 	}
 }
+
+// TestTTL ages a pod past its ttl: the plan destroys it and the server on
+// it, does not run the scenario that needs them, and lists the pod as
+// billing and expired; -keep-expired keeps it.
+func TestTTL(t *testing.T) {
+	h := newHarness(t, `
+pod "gpu" {
+  provider = "runpod"
+  gpu_type = "NVIDIA H100 80GB HBM3"
+  ttl      = "1h"
+}
+
+server "vllm" {
+  engine = "vllm"
+  pod    = pod.gpu
+  model  = "m"
+}
+
+scenario "chat" {
+  server     = server.vllm
+  max_tokens = 4
+  dataset {
+    kind    = "prompts"
+    prompts = ["hi"]
+  }
+  load {
+    concurrency = [1]
+    requests    = 2
+  }
+}
+`)
+	h.apply(func(o *Options) { o.Providers["runpod"] = h.fake })
+	// Ninety minutes later, by the plan's clock.
+	withRunpod := func(o *Options) {
+		o.Providers["runpod"] = h.fake
+		o.Now = func() time.Time { return time.Now().Add(90 * time.Minute) }
+	}
+
+	p := h.plan(func(o *Options) { withRunpod(o); o.Replace = []lang.Addr{{Kind: lang.KindScenario, Name: "chat"}} })
+	if diff := cmp.Diff(map[string]string{"pod.gpu": "-", "server.vllm": "-", "scenario.chat": "no-op"}, actions(p)); diff != "" {
+		t.Errorf("actions (-want +got):\n%s", diff)
+	}
+	if c := p.Change(lang.Addr{Kind: lang.KindPod, Name: "gpu"}); c == nil || len(c.Reasons) == 0 || !strings.Contains(c.Reasons[0], "past its ttl of 1h0m0s") {
+		t.Errorf("pod change = %+v", c)
+	}
+	if len(p.Billing) != 1 || !p.Billing[0].Expired || p.Billing[0].Age(p.Now) < 90*time.Minute {
+		t.Errorf("billing = %+v", p.Billing)
+	}
+	kept := h.plan(func(o *Options) { withRunpod(o); o.KeepExpired = true })
+	if kept.HasChanges() || len(kept.Notes) == 0 || !strings.Contains(kept.Notes[0], "kept because of -keep-expired") {
+		t.Errorf("with -keep-expired: actions %v, notes %q", actions(kept), kept.Notes)
+	}
+
+	ex := h.executor(withRunpod)
+	p, diags := ex.Plan(context.Background())
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if _, diags := ex.Apply(context.Background(), p); diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var deletes []string
+	for _, c := range h.fake.Calls() {
+		if strings.HasPrefix(c, "delete ") {
+			deletes = append(deletes, c)
+		}
+	}
+	if diff := cmp.Diff([]string{"delete server.vllm", "delete pod.gpu"}, deletes); diff != "" {
+		t.Errorf("deletes (-want +got):\n%s", diff)
+	}
+}

@@ -31,6 +31,11 @@ type Run struct {
 	// Requests, when set, holds each step's measured requests, aligned
 	// with Steps, for -detailed output.
 	Requests [][]workload.Record
+	// StepSamples, when set, holds each step's telemetry samples by kind
+	// ("server", "gpu"), aligned with Steps; RunSamples those of the run
+	// as a whole, such as the GPU snapshot at idle.
+	StepSamples []map[string]json.RawMessage
+	RunSamples  map[string]json.RawMessage
 }
 
 // ResultsTable writes a run as a heading and one table row per step.
@@ -199,7 +204,7 @@ func footnote(run Run) string {
 		lines = append(lines, "sent/s: the rate requests were actually sent at; lag p99: how late the client sent them (ms).")
 	}
 	if disagree > 0 {
-		lines = append(lines, fmt.Sprintf("The server's token count and the client's disagree for %d requests (multi-token chunks, or a server that miscounts).", disagree))
+		lines = append(lines, fmt.Sprintf("The server's token count and the client's disagree for %d of %d requests (%.1f %%): multi-token chunks, or a server that miscounts.", disagree, total, 100*float64(disagree)/float64(max(total, 1))))
 	}
 	if run.Note != "" {
 		lines = append(lines, "Dataset: "+run.Note+".")
@@ -333,6 +338,9 @@ func ResultsJSON(w io.Writer, runs []Run) error {
 			if i < len(r.Requests) {
 				steps[i] = append(steps[i], field{"requests", detailArrays(r.Requests[i])})
 			}
+			if i < len(r.StepSamples) && len(r.StepSamples[i]) > 0 {
+				steps[i] = append(steps[i], field{"samples", r.StepSamples[i]})
+			}
 		}
 		obj := orderedObject{
 			{"run", r.ID},
@@ -346,7 +354,11 @@ func ResultsJSON(w io.Writer, runs []Run) error {
 		if r.Error != "" {
 			obj = append(obj, field{"error", r.Error})
 		}
-		obj = append(obj, field{"dataset", r.Note}, field{"definitions", executor.Definitions}, field{"steps", steps})
+		obj = append(obj, field{"dataset", r.Note}, field{"definitions", executor.Definitions})
+		if len(r.RunSamples) > 0 {
+			obj = append(obj, field{"samples", r.RunSamples})
+		}
+		obj = append(obj, field{"steps", steps})
 		out = append(out, obj)
 	}
 	enc := json.NewEncoder(w)
