@@ -7,12 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -20,6 +17,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/benchform/benchform/providers"
+	"github.com/benchform/benchform/providers/probe"
 )
 
 // Timing of the checks and stops.
@@ -365,74 +363,8 @@ func (p *Provider) waitReady(ctx context.Context, w readiness) error {
 func (p *Provider) probe(ctx context.Context, w readiness, deadline time.Time) (ready bool, status string, fatal bool) {
 	ctx, cancel := context.WithDeadline(ctx, deadline.Add(time.Second))
 	defer cancel()
-	code, _, err := p.get(ctx, w, "/health")
-	switch {
-	case err != nil:
-		return false, "/health: " + err.Error(), false
-	case code != http.StatusOK:
-		return false, fmt.Sprintf("/health answered %d", code), false
-	}
-	code, body, err := p.get(ctx, w, "/v1/models")
-	switch {
-	case err != nil:
-		return false, "/v1/models: " + err.Error(), false
-	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return false, fmt.Sprintf("refuses the API key (/v1/models answered %d)", code), true
-	case code != http.StatusOK:
-		return false, fmt.Sprintf("/v1/models answered %d", code), false
-	}
-	var list struct {
-		Data []struct {
-			ID string `json:"id"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &list); err != nil {
-		return false, "/v1/models answered no model list", false
-	}
-	var ids []string
-	for _, m := range list.Data {
-		if m.ID == w.model {
-			return true, "", false
-		}
-		ids = append(ids, strconv.Quote(m.ID))
-	}
-	if len(ids) == 0 {
-		return false, "/v1/models lists no model yet", false
-	}
-	return false, fmt.Sprintf("does not serve model %q; it serves %s", w.model, strings.Join(ids, ", ")), true
-}
-
-func (p *Provider) get(ctx context.Context, w readiness, path string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, w.endpoint+path, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	if w.key != "" {
-		req.Header.Set("Authorization", "Bearer "+w.key)
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			err = uerr.Err // the URL is already in the message around it
-		}
-		return 0, nil, shortNetError(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, body, err
-}
-
-// shortNetError drops the "dial tcp 127.0.0.1:8000:" prefix that repeats
-// the endpoint.
-func shortNetError(err error) error {
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return errors.New("connection refused")
-	case errors.Is(err, context.DeadlineExceeded):
-		return errors.New("no answer in time")
-	}
-	return err
+	r := probe.Check(ctx, probe.Options{Client: p.client, BaseURL: w.endpoint, APIKey: w.key, Model: w.model})
+	return r.Ready, r.Status, r.Fatal
 }
 
 // target is a process believed to be a server.

@@ -7,19 +7,17 @@ package openai
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/benchform/benchform/providers"
+	"github.com/benchform/benchform/providers/probe"
 )
 
 // Provider checks existing OpenAI-compatible endpoints.
@@ -139,70 +137,17 @@ func (p *Provider) check(ctx context.Context, cfg endpointConfig) (string, error
 	if err != nil || base.Host == "" {
 		return "", fmt.Errorf("endpoint %q is not a URL", cfg.endpoint)
 	}
-	status, _, err := p.get(ctx, cfg, "/health")
-	if err != nil {
-		return "", fmt.Errorf("endpoint %s is unreachable: %w", redactURL(base), err)
-	}
-	// Servers without /health answer 404; vLLM and SGLang answer 200 once
-	// the model is loaded and an error status before.
-	if status != http.StatusOK && status != http.StatusNotFound {
-		return "", fmt.Errorf("endpoint %s is not healthy: GET /health answered %d", redactURL(base), status)
-	}
-	status, body, err := p.get(ctx, cfg, "/v1/models")
-	if err != nil {
-		return "", fmt.Errorf("endpoint %s is unreachable: %w", redactURL(base), err)
-	}
+	r := probe.Check(ctx, probe.Options{Client: p.client, BaseURL: cfg.endpoint, APIKey: cfg.apiKey, Model: cfg.model, HealthOptional: true})
 	switch {
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return "", fmt.Errorf("endpoint %s refused the API key (GET /v1/models answered %d); set api_key", redactURL(base), status)
-	case status != http.StatusOK:
-		return "", fmt.Errorf("endpoint %s: GET /v1/models answered %d", redactURL(base), status)
+	case r.Ready:
+		return r.Model, nil
+	case r.Unreachable:
+		return "", fmt.Errorf("endpoint %s is unreachable: %s", redactURL(base), r.Status)
+	case r.Fatal && len(r.Models) == 0:
+		return "", fmt.Errorf("endpoint %s %s; set api_key", redactURL(base), r.Status)
+	default:
+		return "", fmt.Errorf("endpoint %s %s", redactURL(base), r.Status)
 	}
-	var list struct {
-		Data []struct {
-			ID string `json:"id"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &list); err != nil {
-		return "", fmt.Errorf("endpoint %s: GET /v1/models: data: not an OpenAI model list: %v", redactURL(base), err)
-	}
-	var ids []string
-	for _, m := range list.Data {
-		ids = append(ids, m.ID)
-		if cfg.model != "" && m.ID == cfg.model {
-			return m.ID, nil
-		}
-	}
-	if len(ids) == 0 {
-		return "", fmt.Errorf("endpoint %s serves no model (GET /v1/models listed none)", redactURL(base))
-	}
-	if cfg.model == "" {
-		return ids[0], nil
-	}
-	sort.Strings(ids)
-	return "", fmt.Errorf("endpoint %s does not serve model %q; it serves %s", redactURL(base), cfg.model, strings.Join(quote(ids), ", "))
-}
-
-func (p *Provider) get(ctx context.Context, cfg endpointConfig, path string) (int, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cfg.endpoint+path, nil)
-	if err != nil {
-		return 0, nil, err
-	}
-	if cfg.apiKey != "" {
-		req.Header.Set("Authorization", "Bearer "+cfg.apiKey)
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		var uerr *url.Error
-		if errors.As(err, &uerr) {
-			// url.Error repeats the URL, which may carry credentials.
-			return 0, nil, uerr.Err
-		}
-		return 0, nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, body, err
 }
 
 func redactURL(u *url.URL) string {

@@ -71,8 +71,8 @@ func TestPlanChecksEndpoint(t *testing.T) {
 		{"server without /health", config(noHealth.URL, "qwen", ""), "qwen", ""},
 		{"key accepted", config(keyed.URL, "qwen", "right-key"), "qwen", ""},
 		{"model not served", config(withModels.URL, "mistral", ""), "", `does not serve model "mistral"; it serves "llama", "qwen"`},
-		{"no model at all", config(empty.URL, "", ""), "", "serves no model"},
-		{"key refused", config(keyed.URL, "qwen", "wrong-key"), "", "refused the API key"},
+		{"no model at all", config(empty.URL, "", ""), "", "lists no model yet"},
+		{"key refused", config(keyed.URL, "qwen", "wrong-key"), "", "refuses the API key (/v1/models answered 401); set api_key"},
 		{"unreachable", config(downURL, "qwen", ""), "", "is unreachable"},
 	}
 	p := New()

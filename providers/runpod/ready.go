@@ -2,15 +2,14 @@ package runpod
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/benchform/benchform/providers/probe"
 )
 
 // readiness describes one wait for a server on a pod.
@@ -59,7 +58,7 @@ func (p *Provider) waitReady(ctx context.Context, r readiness) error {
 		case StatusError, StatusExited, StatusTerminated:
 			return p.waitFailed(ctx, r, fmt.Sprintf("the container stopped (status %s) after %s", pod.Status, p.since(start)))
 		}
-		ready := false
+		ready, fatal := false, false
 		switch {
 		case pod.Runtime == nil:
 			last = "container not running yet"
@@ -68,8 +67,8 @@ func (p *Provider) waitReady(ctx context.Context, r readiness) error {
 		case !r.since.IsZero() && pod.Runtime.Uptime > p.s.Now().Sub(r.since).Seconds()+5:
 			last = "container not restarted yet"
 		default:
-			ready, last = p.probe(ctx, r)
-			if strings.Contains(last, "refused the API key") {
+			ready, last, fatal = p.probe(ctx, r)
+			if fatal {
 				refused++
 			} else {
 				refused = 0
@@ -79,8 +78,14 @@ func (p *Provider) waitReady(ctx context.Context, r readiness) error {
 			p.report(r, fmt.Sprintf("pod %s: ready, %s listed, %s", r.podID, r.model, p.since(start)))
 			return nil
 		}
+		// An answer that waiting will not change is believed on its third
+		// time, as the proxy may briefly answer for an old container.
 		if refused >= 3 {
-			return p.waitFailed(ctx, r, "the server "+last+" (a server started with another key, or VLLM_API_KEY/--api-key set in env or args?)")
+			hint := ""
+			if strings.Contains(last, "API key") {
+				hint = " (a server started with another key, or VLLM_API_KEY/--api-key set in env or args?)"
+			}
+			return p.waitFailed(ctx, r, "the server "+last+hint)
 		}
 		p.report(r, fmt.Sprintf("pod %s: %s, %s, %s", r.podID, pod.Status, last, p.since(start)))
 		left := deadline.Sub(p.s.Now())
@@ -112,68 +117,23 @@ func portMapped(rt *Runtime, port int) bool {
 	return false
 }
 
-// probe asks the server for /health and then /v1/models. It returns
-// whether the model is listed, or what it answered instead.
-func (p *Provider) probe(ctx context.Context, r readiness) (bool, string) {
-	base := p.s.proxyURL(r.podID, r.port)
-	status, _, err := p.proxyGet(ctx, base+"/health", r.key)
-	switch {
-	case err != nil:
-		return false, "/health: " + err.Error()
-	case status != http.StatusOK:
-		return false, fmt.Sprintf("/health answered %d", status)
-	}
-	status, body, err := p.proxyGet(ctx, base+"/v1/models", r.key)
-	switch {
-	case err != nil:
-		return false, "/v1/models: " + err.Error()
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		return false, fmt.Sprintf("refused the API key (/v1/models answered %d)", status)
-	case status != http.StatusOK:
-		return false, fmt.Sprintf("/v1/models answered %d", status)
-	}
-	var list struct {
-		Data []struct {
-			ID string `json:"id"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(body, &list); err != nil {
-		return false, "/v1/models: field data: not an OpenAI model list"
-	}
-	var ids []string
-	for _, m := range list.Data {
-		if m.ID == r.model {
-			return true, "ready"
-		}
-		ids = append(ids, m.ID)
-	}
-	sort.Strings(ids)
-	return false, fmt.Sprintf("/v1/models lists %q, not %q", ids, r.model)
-}
-
-// proxyGet makes one GET through RunPod's proxy. Its errors drop the URL.
-func (p *Provider) proxyGet(ctx context.Context, u, key string) (int, []byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+// probe asks the server for /health and then /v1/models through the
+// proxy. It returns whether the model is listed, or what the server
+// answered instead, never with the key, and whether waiting will change it.
+func (p *Provider) probe(ctx context.Context, r readiness) (ready bool, status string, fatal bool) {
+	ctx, cancel := context.WithTimeout(ctx, 2*probeTimeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return 0, nil, err
+	res := probe.Check(ctx, probe.Options{
+		Client:  p.s.HTTPClient,
+		BaseURL: p.s.proxyURL(r.podID, r.port),
+		APIKey:  r.key,
+		Model:   r.model,
+		Header:  http.Header{"User-Agent": {p.s.UserAgent}},
+	})
+	if res.Ready {
+		return true, "ready", false
 	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	req.Header.Set("User-Agent", p.s.UserAgent)
-	resp, err := p.s.HTTPClient.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return 0, nil, errors.New(p.redactKey(err.Error(), key))
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	return resp.StatusCode, body, err
+	return false, p.redactKey(res.Status, r.key), res.Fatal
 }
 
 func (p *Provider) redactKey(s, key string) string {

@@ -138,7 +138,7 @@ func TestServerReadinessFailures(t *testing.T) {
 		{
 			name:     "the server refuses the key",
 			wrongKey: true,
-			wantErr:  []string{"the server refused the API key (/v1/models answered 401)"},
+			wantErr:  []string{"the server refuses the API key (/v1/models answered 401)"},
 			maxWait:  time.Minute,
 		},
 		{
