@@ -197,8 +197,8 @@ func TestRunpodFaults(t *testing.T) {
 			}
 			outputs = append(outputs, out, errOut)
 			code, out, errOut = benchform(t, "results", "-state", filepath.Join(dir, "benchform.db"), "-format", "json", "-detailed")
-			if code != exitOK {
-				t.Errorf("results: %d %s", code, errOut)
+			if code != exitOK || !strings.Contains(out, `"completed": 6`) {
+				t.Errorf("results: %d %s\n%s", code, errOut, out)
 			}
 			fake.SetFaults(tt.faults)
 			code, out, errOut = benchform(t, "destroy", "-auto-approve", dir)

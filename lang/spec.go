@@ -21,10 +21,6 @@ func attr(name string, ty cty.Type) hcldec.Spec {
 	return &hcldec.AttrSpec{Name: name, Type: ty}
 }
 
-func requiredAttr(name string, ty cty.Type) hcldec.Spec {
-	return &hcldec.AttrSpec{Name: name, Type: ty, Required: true}
-}
-
 func validated(spec hcldec.Spec, check func(cty.Value) error) hcldec.Spec {
 	return &hcldec.ValidateSpec{
 		Wrapped: spec,

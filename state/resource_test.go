@@ -26,7 +26,6 @@ func TestResourceRoundTrip(t *testing.T) {
 			CreatedAt: t0.In(time.FixedZone("CET", 3600)), UpdatedAt: t0.In(time.FixedZone("CET", 3600))}},
 	}
 	s := newStore(t)
-	var want []Resource
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			if err := s.PutResource(tt.put); err != nil {
@@ -43,7 +42,6 @@ func TestResourceRoundTrip(t *testing.T) {
 				t.Errorf("times not in UTC: %v, %v", got.CreatedAt, got.UpdatedAt)
 			}
 		})
-		want = append(want, tt.put)
 	}
 	got, err := s.Resources()
 	if err != nil {

@@ -63,8 +63,7 @@ type GPUSampler struct {
 	idle       *GPUSnapshot
 	running    bool
 	startCtx   context.Context
-	cancel     context.CancelFunc
-	done       chan struct{}
+	stop       func() // ends the sampling goroutine; nil when not running
 	win        GPUWindow
 }
 
@@ -145,29 +144,12 @@ func (g *GPUSampler) Start(ctx context.Context) error {
 	}
 	g.sample(ctx, edge)
 
-	loopCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
+	fields := sampleFields(edge)
+	stop := every(ctx, g.interval, func(ctx context.Context) { g.sample(ctx, fields) })
 	g.mu.Lock()
-	g.cancel, g.done = cancel, done
+	g.stop = stop
 	g.mu.Unlock()
-	go g.loop(loopCtx, sampleFields(edge), done)
 	return nil
-}
-
-func (g *GPUSampler) loop(ctx context.Context, fields []string, done chan<- struct{}) {
-	defer close(done)
-	// The ticker drops ticks while a slow query runs rather than queueing
-	// them.
-	t := time.NewTicker(g.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		g.sample(ctx, fields)
-	}
 }
 
 // sample queries the source once and records the outcome.
@@ -229,14 +211,13 @@ func (g *GPUSampler) note(err error) {
 func (g *GPUSampler) Stop() GPUWindow {
 	end := time.Now()
 	g.mu.Lock()
-	if !g.running || g.done == nil {
+	if !g.running || g.stop == nil {
 		g.mu.Unlock()
 		return GPUWindow{}
 	}
-	cancel, done, startCtx, edge := g.cancel, g.done, g.startCtx, g.edgeFields
+	stop, startCtx, edge := g.stop, g.startCtx, g.edgeFields
 	g.mu.Unlock()
-	cancel()
-	<-done
+	stop()
 
 	// The closing sample brackets End for interpolation and reads the
 	// energy counter; it runs even when the step was cancelled, so that
@@ -249,7 +230,7 @@ func (g *GPUSampler) Stop() GPUWindow {
 	defer g.mu.Unlock()
 	w := g.win
 	w.End = end
-	g.running, g.cancel, g.done, g.startCtx = false, nil, nil, nil
+	g.running, g.stop, g.startCtx = false, nil, nil
 	g.win = GPUWindow{}
 	return w
 }

@@ -116,8 +116,7 @@ type ServerSampler struct {
 	mu        sync.Mutex
 	running   bool
 	startCtx  context.Context
-	cancel    context.CancelFunc
-	done      chan struct{}
+	stop      func() // ends the sampling goroutine; nil when not running
 	win       ServerWindow
 	beforeErr error
 	last      *Scrape
@@ -197,8 +196,6 @@ func (s *ServerSampler) Start(ctx context.Context) error {
 	// The before scrape is synchronous so that the caller starts its load
 	// only after the counters' baseline is taken.
 	before, err := s.Scrape(ctx)
-	loopCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
 	s.mu.Lock()
 	if err != nil {
 		s.fail(err)
@@ -206,38 +203,28 @@ func (s *ServerSampler) Start(ctx context.Context) error {
 	} else {
 		s.win.Before = &before
 	}
-	s.cancel, s.done = cancel, done
 	s.mu.Unlock()
-	go s.loop(loopCtx, done)
+	stop := every(ctx, s.interval, s.sample)
+	s.mu.Lock()
+	s.stop = stop
+	s.mu.Unlock()
 	return nil
 }
 
-func (s *ServerSampler) loop(ctx context.Context, done chan<- struct{}) {
-	defer close(done)
-	// A ticker drops ticks while a slow scrape runs, so scrapes never
-	// pile up behind a struggling server.
-	t := time.NewTicker(s.interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		sc, err := s.Scrape(ctx)
-		if ctx.Err() != nil {
-			// Stopped mid-scrape: not the server's failure.
-			return
-		}
-		s.mu.Lock()
-		if err != nil {
-			s.fail(err)
-		} else {
-			s.win.Samples = append(s.win.Samples, SampleOf(sc))
-			s.last = &sc
-		}
-		s.mu.Unlock()
+// sample scrapes once and records the outcome.
+func (s *ServerSampler) sample(ctx context.Context) {
+	sc, err := s.Scrape(ctx)
+	if ctx.Err() != nil {
+		return // stopped mid-scrape: not the server's failure
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.fail(err)
+		return
+	}
+	s.win.Samples = append(s.win.Samples, SampleOf(sc))
+	s.last = &sc
 }
 
 // fail records a failed scrape; s.mu is held.
@@ -253,14 +240,13 @@ func (s *ServerSampler) fail(err error) {
 // scrape failed and counter deltas are missing or approximate.
 func (s *ServerSampler) Stop() (ServerWindow, error) {
 	s.mu.Lock()
-	if !s.running || s.done == nil {
+	if !s.running || s.stop == nil {
 		s.mu.Unlock()
 		return ServerWindow{}, errors.New("telemetry: server sampler: stop without start")
 	}
-	cancel, done, startCtx := s.cancel, s.done, s.startCtx
+	stop, startCtx := s.stop, s.startCtx
 	s.mu.Unlock()
-	cancel()
-	<-done
+	stop()
 
 	// The after scrape belongs to the step even when the step's context
 	// was cancelled (the first Ctrl-C records what finished), so it runs
@@ -287,7 +273,7 @@ func (s *ServerSampler) Stop() (ServerWindow, error) {
 	} else {
 		w.After = &after
 	}
-	s.running, s.cancel, s.done, s.startCtx = false, nil, nil, nil
+	s.running, s.stop, s.startCtx = false, nil, nil
 	s.win, s.last, s.beforeErr = ServerWindow{}, nil, nil
 	if len(errs) > 0 {
 		return w, fmt.Errorf("telemetry: server window: %w", errors.Join(errs...))

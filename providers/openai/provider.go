@@ -156,11 +156,3 @@ func redactURL(u *url.URL) string {
 	c.RawQuery = ""
 	return c.String()
 }
-
-func quote(ss []string) []string {
-	out := make([]string, len(ss))
-	for i, s := range ss {
-		out[i] = fmt.Sprintf("%q", s)
-	}
-	return out
-}

@@ -71,18 +71,6 @@ func (e *APIError) Is(target error) bool {
 	return target == ErrNotFound && e.Status == http.StatusNotFound
 }
 
-// isCapacity reports whether err is RunPod's "no instances available"
-// refusal, the one failure after which another GPU type may succeed.
-func isCapacity(err error) bool {
-	var ae *APIError
-	if !errors.As(err, &ae) {
-		return false
-	}
-	d := strings.ToLower(ae.Detail)
-	return ae.Status == http.StatusBadRequest && (strings.Contains(d, "no longer any instances available") ||
-		strings.Contains(d, "not enough free gpus"))
-}
-
 // definite reports whether err proves that a request had no effect: RunPod
 // answered it with a client error. After any other error a create may have
 // created a pod.
