@@ -16,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -102,12 +103,33 @@ output "model" {
 }
 `
 
-func configDir(t *testing.T, config string) string {
+// render fills a configuration template; a field the template names but
+// data lacks fails the test rather than leaving a gap in the file.
+func render(t *testing.T, tmpl string, data any) string {
 	t.Helper()
-	dir := t.TempDir()
+	tp, err := template.New("config").Option("missingkey=error").Parse(tmpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := tp.Execute(&b, data); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// writeConfig replaces the configuration of dir.
+func writeConfig(t *testing.T, dir, config string) {
+	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func configDir(t *testing.T, config string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeConfig(t, dir, config)
 	return dir
 }
 

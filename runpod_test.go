@@ -41,21 +41,23 @@ func fastRunpod(s *runpod.Settings) {
 	}
 }
 
+// runpodConfig declares one pod with servers on it and a scenario against
+// one of them; runpodHCL renders it.
 const runpodConfig = `
 pod "gpu" {
   gpu_type = ["NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe"]
   env      = { HF_TOKEN = env("HF_TOKEN") }
-  ttl      = "3h"
+  ttl      = "{{.TTL}}"
 }
-
-server "vllm" {
+{{range .Servers}}
+server "{{.}}" {
   engine = "vllm"
   pod    = pod.gpu
   model  = "Qwen/Qwen2.5-7B-Instruct"
 }
-
+{{end}}
 scenario "chat" {
-  server     = server.vllm
+  server     = server.{{index .Servers 0}}
   max_tokens = 8
 
   dataset {
@@ -69,6 +71,20 @@ scenario "chat" {
   }
 }
 `
+
+// runpodSetup is what runpodConfig varies: the pod's ttl and the servers
+// placed on it, the first of which the scenario runs against.
+type runpodSetup struct {
+	TTL     string
+	Servers []string
+}
+
+var defaultRunpod = runpodSetup{TTL: "3h", Servers: []string{"vllm"}}
+
+func runpodHCL(t *testing.T, s runpodSetup) string {
+	t.Helper()
+	return render(t, runpodConfig, s)
+}
 
 // fakeRunpod starts a fake RunPod whose pods run the simulator behind the
 // proxy, serving the model with the key benchform put in the pod's env,
@@ -173,12 +189,50 @@ func TestRunpodFaults(t *testing.T) {
 				}
 			},
 		},
+		{
+			// A RunPod pod runs one container, so a second server on it
+			// would never start: the configuration is refused before
+			// anything changes, rather than waited on while it bills.
+			name:     "a second server placed on the pod",
+			wantPods: 1,
+			afterPlan: func(t *testing.T, fake *runpodtest.Server, dir string) {
+				writeConfig(t, dir, runpodHCL(t, runpodSetup{TTL: "3h", Servers: []string{"vllm", "vllm_b"}}))
+				code, out, errOut := benchform(t, "apply", "-auto-approve", dir)
+				if code != exitError || !strings.Contains(errOut, "One server per pod") || !strings.Contains(errOut, `server "vllm_b"`) {
+					t.Errorf("apply with two servers on one pod: %d\n%s\n%s", code, out, errOut)
+				}
+				if n := len(fake.AllPods()); n != 1 {
+					t.Errorf("%d pods after the refused apply, want the first one only", n)
+				}
+				writeConfig(t, dir, runpodHCL(t, defaultRunpod))
+			},
+		},
+		{
+			// A new server placed on a pod past its ttl is not created, and
+			// the pod is destroyed all the same.
+			name:     "a new server placed on a pod past its ttl",
+			wantPods: 2,
+			afterPlan: func(t *testing.T, fake *runpodtest.Server, dir string) {
+				writeConfig(t, dir, runpodHCL(t, runpodSetup{TTL: "1ms", Servers: []string{"vllm_b"}}))
+				code, out, errOut := benchform(t, "apply", "-auto-approve", dir)
+				if code != exitOK || !strings.Contains(out, "pod.gpu will be destroyed: it has run for") || !strings.Contains(out, "server.vllm_b is not created") {
+					t.Errorf("apply past the ttl: %d\n%s\n%s", code, out, errOut)
+				}
+				if live := fake.Pods(); len(live) != 0 {
+					t.Fatalf("%d pods still billing after the apply that found the pod past its ttl", len(live))
+				}
+				writeConfig(t, dir, runpodHCL(t, defaultRunpod))
+				if code, out, errOut := benchform(t, "apply", "-auto-approve", dir); code != exitOK {
+					t.Errorf("apply with the ttl restored: %d\n%s\n%s", code, out, errOut)
+				}
+			},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			fake := fakeRunpod(t)
 			fake.SetFaults(tt.faults)
-			dir := configDir(t, runpodConfig)
+			dir := configDir(t, runpodHCL(t, defaultRunpod))
 			code, out, errOut := benchform(t, "apply", "-auto-approve", dir)
 			if code != exitOK {
 				t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
@@ -227,7 +281,7 @@ func TestRunpodKilledApply(t *testing.T) {
 		delay := time.Duration(rng.IntN(30)) * time.Millisecond
 		t.Run(fmt.Sprintf("killed %s after %q", delay, marker), func(t *testing.T) {
 			fake := fakeRunpod(t)
-			dir := configDir(t, runpodConfig)
+			dir := configDir(t, runpodHCL(t, defaultRunpod))
 			cmd := process(t, "apply", "-auto-approve", dir)
 			cmd.Env = append(cmd.Env, "BENCHFORM_TEST_FAST_RUNPOD=1")
 			var out syncBuffer

@@ -146,8 +146,8 @@ func (a *applier) apply(ctx context.Context, c *Change) error {
 // keep handles a resource the plan leaves alone: it makes its value
 // available to what depends on it and records what the refresh found.
 func (a *applier) keep(c *Change) error {
-	if c.Addr.Kind == lang.KindScenario {
-		return nil
+	if c.Addr.Kind == lang.KindScenario || c.prior == nil {
+		return nil // a scenario, or an object not created on an expired pod
 	}
 	config, err := a.evaluate(c)
 	if err != nil {

@@ -83,73 +83,58 @@ func (e *Executor) podTTL(addr lang.Addr, stored cty.Value) time.Duration {
 	return d
 }
 
-// expire turns the plan for pods past their ttl into their destruction,
-// with the servers placed on them, unless the options keep them. Scenarios
-// that need such a server are not run.
-func (e *Executor) expire(plan *Plan) {
-	expired := map[lang.Addr]BilledPod{}
+// expiring returns the stored pods past their ttl, which the plan
+// destroys, unless the options keep them (said in a note).
+func (e *Executor) expiring(plan *Plan) map[lang.Addr]BilledPod {
+	out := map[lang.Addr]BilledPod{}
 	for _, b := range plan.Billing {
-		if b.Expired {
-			expired[b.Addr] = b
-		}
-	}
-	if len(expired) == 0 {
-		return
-	}
-	now := e.opts.Now()
-	if e.opts.KeepExpired {
-		for _, b := range plan.Billing {
-			if b.Expired {
-				plan.Notes = append(plan.Notes, fmt.Sprintf("%s has run for %s, past its ttl of %s; it is kept because of -keep-expired.", b.Addr, roundAge(b.Age(now)), b.TTL))
-			}
-		}
-		return
-	}
-	gone := map[lang.Addr]bool{}
-	for _, c := range plan.Changes {
-		b, ok := expired[c.Addr]
-		if !ok || c.row == nil {
+		if !b.Expired {
 			continue
 		}
-		c.Action = Delete
-		c.After = cty.NilVal
-		c.Reasons = []string{fmt.Sprintf("it has run for %s, past its ttl of %s", roundAge(b.Age(now)), b.TTL)}
-		c.DependsOn = nil
-		gone[c.Addr] = true
+		if e.opts.KeepExpired {
+			plan.Notes = append(plan.Notes, fmt.Sprintf("%s has run for %s, past its ttl of %s; it is kept because of -keep-expired.", b.Addr, roundAge(b.Age(plan.Now)), b.TTL))
+			continue
+		}
+		out[b.Addr] = b
 	}
-	cfg := e.opts.Config
-	for _, c := range plan.Changes {
-		if c.Addr.Kind != lang.KindServer || cfg == nil || cfg.Servers[c.Addr.Name] == nil {
-			continue
+	return out
+}
+
+// expiry says why a pod or server goes with a pod past its ttl, or ""
+// when it does not.
+func (e *Executor) expiry(plan *Plan, addr lang.Addr) string {
+	switch addr.Kind {
+	case lang.KindPod:
+		if b, ok := plan.expiring[addr]; ok {
+			return fmt.Sprintf("it has run for %s, past its ttl of %s", roundAge(b.Age(plan.Now)), b.TTL)
 		}
-		s := cfg.Servers[c.Addr.Name]
-		if s.Pod == nil || !gone[*s.Pod] {
-			continue
-		}
-		gone[c.Addr] = true
-		if c.row == nil {
-			c.Action = NoOp // nothing to create on a pod about to go
-		} else {
-			c.Action, c.After = Delete, cty.NilVal
-		}
-		c.Reasons = []string{fmt.Sprintf("%s is past its ttl", s.Pod)}
-		c.DependsOn = nil
-		// The pod goes after the server placed on it.
-		for _, pc := range plan.Changes {
-			if pc.Addr == *s.Pod {
-				pc.DependsOn = append(pc.DependsOn, c.Addr)
+	case lang.KindServer:
+		if s := e.opts.Config.Servers[addr.Name]; s != nil && s.Pod != nil {
+			if _, ok := plan.expiring[*s.Pod]; ok {
+				return fmt.Sprintf("%s, where it runs, is past its ttl and is destroyed", s.Pod)
 			}
 		}
 	}
+	return ""
+}
+
+// orderExpiry makes each pod destroyed for its ttl wait for the servers
+// placed on it that are destroyed too, as any deletion waits for its
+// dependents.
+func orderExpiry(plan *Plan) {
+	byAddr := map[lang.Addr]*Change{}
 	for _, c := range plan.Changes {
-		if c.Addr.Kind != lang.KindScenario || c.Action != Run {
+		byAddr[c.Addr] = c
+	}
+	for _, c := range plan.Changes {
+		if !c.expired || c.Addr.Kind != lang.KindServer || c.Action != Delete || c.row == nil {
 			continue
 		}
-		for _, srv := range c.Servers {
-			if gone[srv] {
-				c.Action = NoOp
-				plan.Notes = append(plan.Notes, fmt.Sprintf("%s is not run: %s goes with its pod, which is past its ttl.", c.Addr, srv))
-				break
+		for _, dep := range c.row.Dependencies {
+			if d, err := lang.ParseAddr(dep); err == nil && d.Kind == lang.KindPod {
+				if pc := byAddr[d]; pc != nil && pc.Action == Delete {
+					pc.DependsOn = append(pc.DependsOn, c.Addr)
+				}
 			}
 		}
 	}

@@ -40,6 +40,8 @@ type Plan struct {
 	Now time.Time
 
 	scope *lang.Scope
+	// expiring are the stored pods this plan destroys for their ttl.
+	expiring map[lang.Addr]BilledPod
 }
 
 // Change is the plan for one resource.
@@ -72,6 +74,7 @@ type Change struct {
 	row        *state.Resource  // the stored row, nil when new
 	prior      *providers.State // the refreshed object, nil when gone
 	refreshed  bool             // prior differs from row and must be stored
+	expired    bool             // decided by a pod's ttl (see decideAction)
 }
 
 // HasChanges reports whether applying the plan would do anything.
@@ -158,14 +161,13 @@ func (e *Executor) Plan(ctx context.Context) (*Plan, hcl.Diagnostics) {
 	plan.Billing = e.billedPods(stored, plan.Now)
 	var creates []*Change
 	if !plan.Destroy {
+		plan.expiring = e.expiring(plan)
 		creates, d = e.planConfig(ctx, plan, stored, refreshed)
 		diags = append(diags, d...)
 	}
 	deletes := e.planDeletes(plan, stored, refreshed)
 	plan.Changes = append(creates, deletes...)
-	if !plan.Destroy {
-		e.expire(plan)
-	}
+	orderExpiry(plan)
 	return plan, diags
 }
 
@@ -327,7 +329,7 @@ func (e *Executor) planConfig(ctx context.Context, plan *Plan, stored map[lang.A
 			continue
 		}
 		for _, dep := range cfg.Graph().ResourceDeps(addr) {
-			if covered[dep] {
+			if covered[dep] && !ch.expired {
 				ch.DependsOn = append(ch.DependsOn, dep)
 			}
 		}
@@ -397,7 +399,24 @@ func (e *Executor) planResource(ctx context.Context, plan *Plan, addr lang.Addr,
 			ch.Reasons = append(ch.Reasons, fmt.Sprintf("changing %s forces replacement", name))
 		}
 	}
-	ch.Action = decideAction(inState, e.forced(addr) || untrusted, configChanged, replaceAttrChanged)
+	expiredWhy := e.expiry(plan, addr)
+	ch.expired = expiredWhy != ""
+	ch.Action = decideAction(facts{
+		stored:             row != nil,
+		exists:             inState,
+		forceReplace:       e.forced(addr) || untrusted,
+		changed:            configChanged,
+		replaceAttrChanged: replaceAttrChanged,
+		expired:            ch.expired,
+	})
+	if ch.expired {
+		ch.Reasons = []string{expiredWhy}
+		if ch.Action == NoOp {
+			plan.Notes = append(plan.Notes, fmt.Sprintf("%s is not created: %s.", addr, expiredWhy))
+		}
+		ch.After = cty.NilVal
+		return ch, diags
+	}
 
 	switch {
 	case row != nil && !inState:
@@ -533,7 +552,7 @@ func (e *Executor) planScenario(plan *Plan, addr lang.Addr, row *state.Resource,
 	var identity []string
 	for _, s := range sc.Servers {
 		sch := planned[s]
-		if sch == nil || sch.Action != NoOp {
+		if sch == nil || sch.Action != NoOp || sch.prior == nil {
 			changing = append(changing, s.String())
 			continue
 		}
@@ -574,8 +593,16 @@ func (e *Executor) planScenario(plan *Plan, addr lang.Addr, row *state.Resource,
 			ch.Reasons = append(ch.Reasons, "its servers changed since the last run")
 		}
 	}
-	if len(ch.Reasons) > 0 {
-		ch.Action = Run
+	var gone []string
+	for _, s := range sc.Servers {
+		if sch := planned[s]; sch != nil && sch.expired {
+			gone = append(gone, s.String())
+		}
+	}
+	ch.expired = len(gone) > 0
+	ch.Action = decideAction(facts{scenario: true, stored: row != nil, changed: len(ch.Reasons) > 0, expired: ch.expired})
+	if ch.expired && len(ch.Reasons) > 0 {
+		plan.Notes = append(plan.Notes, fmt.Sprintf("%s is not run: %s %s with its pod, which is past its ttl.", addr, strings.Join(gone, ", "), pluralVerb(len(gone), "goes", "go")))
 	}
 	return ch, diags
 }

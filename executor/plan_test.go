@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"text/template"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -21,22 +22,30 @@ import (
 
 func TestDecideAction(t *testing.T) {
 	tests := []struct {
-		name                                                    string
-		inState, forceReplace, configChanged, replaceAttrChange bool
-		want                                                    Action
+		name string
+		f    facts
+		want Action
 	}{
-		{"new", false, false, true, false, Create},
-		{"new even when forced", false, true, true, false, Create},
-		{"unchanged", true, false, false, false, NoOp},
-		{"changed in place", true, false, true, false, Update},
-		{"changed attribute forces replacement", true, false, true, true, Replace},
-		{"forced", true, true, false, false, Replace},
-		{"replace-only attribute unchanged", true, false, false, true, NoOp},
+		{"new", facts{changed: true}, Create},
+		{"new even when forced", facts{forceReplace: true, changed: true}, Create},
+		{"stored but gone", facts{stored: true, changed: true}, Create},
+		{"unchanged", facts{stored: true, exists: true}, NoOp},
+		{"changed in place", facts{stored: true, exists: true, changed: true}, Update},
+		{"changed attribute forces replacement", facts{stored: true, exists: true, changed: true, replaceAttrChanged: true}, Replace},
+		{"forced", facts{stored: true, exists: true, forceReplace: true}, Replace},
+		{"replace-only attribute unchanged", facts{stored: true, exists: true, replaceAttrChanged: true}, NoOp},
+		{"expired", facts{stored: true, exists: true, expired: true}, Delete},
+		{"expired and changed", facts{stored: true, exists: true, changed: true, replaceAttrChanged: true, expired: true}, Delete},
+		{"expired and gone", facts{stored: true, expired: true}, Delete},
+		{"new on an expired pod", facts{changed: true, expired: true}, NoOp},
+		{"scenario to run", facts{scenario: true, stored: true, changed: true}, Run},
+		{"scenario unchanged", facts{scenario: true, stored: true}, NoOp},
+		{"scenario against an expired server", facts{scenario: true, stored: true, changed: true, expired: true}, NoOp},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := decideAction(tt.inState, tt.forceReplace, tt.configChanged, tt.replaceAttrChange); got != tt.want {
-				t.Errorf("decideAction = %v, want %v", got, tt.want)
+			if got := decideAction(tt.f); got != tt.want {
+				t.Errorf("decideAction(%+v) = %v, want %v", tt.f, got, tt.want)
 			}
 		})
 	}
@@ -621,5 +630,73 @@ scenario "chat" {
 	}
 	if diff := cmp.Diff([]string{"delete server.vllm", "delete pod.gpu"}, deletes); diff != "" {
 		t.Errorf("deletes (-want +got):\n%s", diff)
+	}
+}
+
+// TestTTLNewServer places a new server on a pod past its ttl: the server
+// is not created, the scenario against it does not run, and the pod and
+// the server already on it are destroyed, the server first.
+func TestTTLNewServer(t *testing.T) {
+	const config = `
+pod "gpu" {
+  provider = "runpod"
+  gpu_type = "NVIDIA H100 80GB HBM3"
+  ttl      = "1h"
+}
+
+server "{{.}}" {
+  engine = "vllm"
+  pod    = pod.gpu
+  model  = "m"
+}
+
+scenario "chat" {
+  server     = server.{{.}}
+  max_tokens = 4
+  dataset {
+    kind    = "prompts"
+    prompts = ["hi"]
+  }
+  load {
+    concurrency = [1]
+    requests    = 2
+  }
+}
+`
+	render := func(server string) string {
+		var b strings.Builder
+		template.Must(template.New("").Option("missingkey=error").Parse(config)).Execute(&b, server)
+		return b.String()
+	}
+	h := newHarness(t, render("old"))
+	h.apply(func(o *Options) { o.Providers["runpod"] = h.fake })
+	h.write(render("new"))
+	later := func(o *Options) {
+		o.Providers["runpod"] = h.fake
+		o.Now = func() time.Time { return time.Now().Add(90 * time.Minute) }
+	}
+	p := h.plan(later)
+	want := map[string]string{"pod.gpu": "-", "server.old": "-", "server.new": "no-op", "scenario.chat": "no-op"}
+	if diff := cmp.Diff(want, actions(p)); diff != "" {
+		t.Errorf("actions (-want +got):\n%s", diff)
+	}
+	notes := strings.Join(p.Notes, "\n")
+	if !strings.Contains(notes, "server.new is not created: pod.gpu, where it runs, is past its ttl") || !strings.Contains(notes, "scenario.chat is not run") {
+		t.Errorf("notes:\n%s", notes)
+	}
+
+	before := len(h.fake.Calls())
+	h.apply(later)
+	var calls []string
+	for _, c := range h.fake.Calls()[before:] {
+		if !strings.HasPrefix(c, "read ") && !strings.HasPrefix(c, "plan ") {
+			calls = append(calls, c)
+		}
+	}
+	if diff := cmp.Diff([]string{"delete server.old", "delete pod.gpu"}, calls); diff != "" {
+		t.Errorf("provider calls (-want +got):\n%s", diff)
+	}
+	if rows, _ := h.store.Resources(); len(rows) != 1 || rows[0].Address != "scenario.chat" {
+		t.Errorf("state after the apply: %+v", rows)
 	}
 }

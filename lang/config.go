@@ -158,6 +158,7 @@ func (c *Config) validate() hcl.Diagnostics {
 		_, d := c.DecodeProvider(name)
 		diags = append(diags, d...)
 	}
+	diags = append(diags, c.checkPlacement()...)
 	return dedupe(diags)
 }
 

@@ -37,6 +37,11 @@ var providerSpecs = map[string]hcldec.ObjectSpec{
 // PodProviders are the values a pod's provider argument may take.
 var PodProviders = []string{"runpod", "local"}
 
+// serversPerPod is how many servers a pod of a provider can run, for the
+// providers that limit it: a RunPod pod runs one container, built from the
+// one server placed on it.
+var serversPerPod = map[string]int{"runpod": 1}
+
 func decodeProviderBlock(b *hcl.Block) (*Provider, hcl.Diagnostics) {
 	name := b.Labels[0]
 	spec, ok := providerSpecs[name]

@@ -2,6 +2,7 @@ package lang
 
 import (
 	"fmt"
+	"sort"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
@@ -172,6 +173,42 @@ func (c *Config) validateServer(s *Server) hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// checkPlacement refuses more servers on a pod than its provider can run.
+// The first declared keeps its place; each one after it gets a diagnostic
+// on its pod argument, since without it a pod would bill while benchform
+// waited for a server that never starts.
+func (c *Config) checkPlacement() hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for _, name := range sortedKeys(c.Pods) {
+		pod := c.Pods[name]
+		limit := serversPerPod[pod.Provider]
+		servers := c.ServersOn(pod.Addr)
+		if limit == 0 || len(servers) <= limit {
+			continue
+		}
+		sort.SliceStable(servers, func(i, j int) bool { return rangeBefore(servers[i].DeclRange, servers[j].DeclRange) })
+		first := servers[0]
+		for _, s := range servers[limit:] {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "One server per pod",
+				Detail: fmt.Sprintf("A %s pod runs the container of one server, and %s, declared at %s, is already placed on %s. Give %s a pod of its own.",
+					pod.Provider, first.Addr, first.DeclRange, pod.Addr, s.Addr),
+				Subject: s.podAttr.Range.Ptr(),
+			})
+		}
+	}
+	return diags
+}
+
+// rangeBefore orders ranges by file, then position.
+func rangeBefore(a, b hcl.Range) bool {
+	if a.Filename != b.Filename {
+		return a.Filename < b.Filename
+	}
+	return a.Start.Byte < b.Start.Byte
 }
 
 // ServersOn returns the servers placed on a pod, sorted by name.
