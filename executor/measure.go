@@ -38,14 +38,19 @@ type instruments struct {
 // silently when "auto" found nothing.
 func (a *applier) instrument(ctx context.Context, c *Change, spec lang.ScenarioSpec, server lang.Addr, endpoint providers.Endpoint, runID int64) *instruments {
 	in := &instruments{pricePerHour: a.pricePerHour(server)}
-	scrape := spec.Telemetry.ServerMetrics
-	if scrape == nil {
-		s := a.opts.Config.Servers[server.Name]
-		on := s != nil && s.Engine != "openai"
-		scrape = &on
+	// Scraped by default where the engine has metrics; asked of an
+	// endpoint of unknown kind, at the usual path.
+	metrics := a.engine(server).Metrics
+	scrape := metrics != nil
+	if spec.Telemetry.ServerMetrics != nil {
+		scrape = *spec.Telemetry.ServerMetrics
 	}
-	if *scrape {
-		in.server = telemetry.NewServerSampler(strings.TrimSuffix(endpoint.BaseURL, "/")+"/metrics", endpoint.APIKey, spec.Telemetry.ServerInterval, nil)
+	if scrape {
+		path := "/metrics"
+		if metrics != nil {
+			path = metrics.Path
+		}
+		in.server = telemetry.NewServerSampler(strings.TrimSuffix(endpoint.BaseURL, "/")+path, endpoint.APIKey, spec.Telemetry.ServerInterval, nil)
 	}
 	src, err := a.gpuSource(spec.Telemetry.GPU, server)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/benchform/benchform/engines"
 	"github.com/benchform/benchform/executor/workload"
 	"github.com/benchform/benchform/lang"
 	"github.com/benchform/benchform/providers"
@@ -185,17 +186,34 @@ func stepPrompts(all []workload.Prompt, i, perStep int) []workload.Prompt {
 	return out
 }
 
-// continuousUsage says whether to ask a server for a running token count
-// on every chunk: vLLM and SGLang honour the option, a strict
-// OpenAI-compatible endpoint may refuse it.
-func (a *applier) continuousUsage(spec lang.ScenarioSpec, server lang.Addr) bool {
+// requestOptions are the request settings for one server: what the
+// scenario asks for, as far as the server's engine honours it. A running
+// token count on every chunk is asked of engines that give one unless the
+// scenario says otherwise; a strict OpenAI-compatible endpoint may refuse
+// it.
+func (a *applier) requestOptions(c *Change, spec lang.ScenarioSpec, server lang.Addr) workload.Options {
+	e := a.engine(server)
+	opts := workload.Options{ExtraBody: spec.ExtraBody, TokenLimit: e.Request.TokenLimit}
+	opts.ContinuousUsage = e.Request.ContinuousUsage
 	if spec.ContinuousUsage != nil {
-		return *spec.ContinuousUsage
+		opts.ContinuousUsage = *spec.ContinuousUsage
 	}
-	if s := a.opts.Config.Servers[server.Name]; s != nil {
-		return s.Engine != "openai"
+	if spec.IgnoreEOS {
+		opts.IgnoreEOS = e.Request.IgnoreEOS
+		if !e.Request.IgnoreEOS {
+			a.opts.Hook.Warn(c.Addr, fmt.Sprintf("%s runs %s, which does not honour ignore_eos: answers may end before max_tokens", server, e.Name))
+		}
 	}
-	return false
+	return opts
+}
+
+// engine is the engine a configured server runs; an address the
+// configuration no longer declares gets the generic OpenAI-compatible one.
+func (a *applier) engine(server lang.Addr) *engines.Engine {
+	if s := a.opts.Config.Servers[server.Name]; s != nil && s.Engine != nil {
+		return s.Engine
+	}
+	return engines.Generic()
 }
 
 func (a *applier) runSteps(ctx context.Context, c *Change, spec lang.ScenarioSpec, prompts []workload.Prompt, runID int64) error {
@@ -216,7 +234,7 @@ func (a *applier) runSteps(ctx context.Context, c *Change, spec lang.ScenarioSpe
 			return fmt.Errorf("connect to %s: %w", server, err)
 		}
 		target := workload.Target{BaseURL: endpoint.BaseURL, APIKey: endpoint.APIKey, Model: endpoint.Model}
-		opts := workload.Options{ContinuousUsage: a.continuousUsage(spec, server), IgnoreEOS: spec.IgnoreEOS, ExtraBody: spec.ExtraBody}
+		opts := a.requestOptions(c, spec, server)
 		warnings := a.warmCacheWarnings(c, spec, server, runID)
 		in := a.instrument(ctx, c, spec, server, endpoint, runID)
 		for i, ps := range steps(spec) {

@@ -7,23 +7,23 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/benchform/benchform/engines"
 )
 
 // Server is a server block: an inference server placed on a pod, an
 // endpoint that already exists, or the built-in simulator.
 type Server struct {
 	Resource
-	// Engine is one of Engines, known once Load has succeeded.
-	Engine string
+	// Engine is the engine the server runs, known once Load has
+	// succeeded.
+	Engine *engines.Engine
 	// Pod is the pod the server runs on, nil for an endpoint or the
 	// simulator.
 	Pod *Addr
 
 	podAttr *hcl.Attribute
 }
-
-// Engines are the values a server's engine argument may take.
-var Engines = []string{"vllm", "sglang", "openai", "simulated"}
 
 var simulateSpec = hcldec.ObjectSpec{
 	"ttft":               durationAttr("ttft", false),
@@ -80,8 +80,11 @@ func referenceAttr(a *hcl.Attribute, kind Kind) (*Addr, hcl.Diagnostics) {
 	}}
 }
 
+// launchArgs are the arguments of a server benchform starts.
+var launchArgs = []string{"args", "env", "image", "served_model_name", "port", "executable"}
+
 func (c *Config) validateServer(s *Server) hcl.Diagnostics {
-	engine, rng, diags := c.staticString(&s.Resource, "engine")
+	name, rng, diags := c.staticString(&s.Resource, "engine")
 	if diags.HasErrors() {
 		return diags
 	}
@@ -89,14 +92,15 @@ func (c *Config) validateServer(s *Server) hcl.Diagnostics {
 		return append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Missing required argument",
-			Detail:   fmt.Sprintf("A server needs an engine: %s.", quoteList(Engines)),
+			Detail:   fmt.Sprintf("A server needs an engine: %s.", quoteList(engines.Names())),
 			Subject:  s.DeclRange.Ptr(),
 		})
 	}
-	if err := checkEnum("engine", engine, Engines); err != nil {
-		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported engine", Detail: err.Error(), Subject: rng})
+	e, ok := engines.Lookup(name)
+	if !ok {
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported engine", Detail: checkEnum("engine", name, engines.Names()).Error(), Subject: rng})
 	}
-	s.Engine = engine
+	s.Engine = e
 	_, d := c.decode(&s.Resource, NewScope())
 	diags = append(diags, d...)
 
@@ -113,7 +117,7 @@ func (c *Config) validateServer(s *Server) hcl.Diagnostics {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Argument not valid for this engine",
-			Detail:   fmt.Sprintf("A %s server does not take %q: %s.", engine, name, why),
+			Detail:   fmt.Sprintf("A %s server does not take %q: %s.", e.Name, name, why),
 			Subject:  &subject,
 		})
 	}
@@ -125,46 +129,53 @@ func (c *Config) validateServer(s *Server) hcl.Diagnostics {
 			Subject:  s.DeclRange.Ptr(),
 		})
 	}
-	if engine != "simulated" && s.simulateBlock() != nil {
+	if !e.BuiltIn && s.simulateBlock() != nil {
 		rng := s.simulateBlock().DefRange
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Block not valid for this engine",
-			Detail:   fmt.Sprintf("A simulate block sets the timing of the built-in simulator; a %s server has none. Remove it, or set engine = \"simulated\".", engine),
+			Detail:   fmt.Sprintf("A simulate block sets the timing of the built-in simulator; a %s server has none. Remove it, or set engine = \"simulated\".", e.Name),
 			Subject:  &rng,
 		})
 	}
-	switch engine {
-	case "simulated":
+	switch {
+	case e.BuiltIn:
 		notFor("pod", "the simulator runs inside benchform")
 		notFor("endpoint", "the simulator listens on an address of its own")
-		for _, name := range []string{"args", "env", "image", "served_model_name", "port", "executable", "ready_timeout"} {
+		for _, name := range append(launchArgs, "ready_timeout") {
 			notFor(name, "the simulator is not a process with a command line")
 		}
-	case "openai":
-		notFor("pod", "it talks to an endpoint that already runs; use engine \"vllm\" or \"sglang\" to start a server on a pod")
-		for _, name := range []string{"args", "env", "image", "served_model_name", "port", "executable"} {
+	case e.Launch == nil:
+		notFor("pod", "it talks to an endpoint that already runs; name the engine it runs, such as \"vllm\", to start a server on a pod")
+		for _, name := range launchArgs {
 			notFor(name, "benchform does not start an endpoint that already runs")
 		}
 		if !s.hasAttr("endpoint") {
-			missing("An openai server talks to an endpoint that already runs: set endpoint, for example endpoint = \"http://localhost:8000\".")
+			missing(fmt.Sprintf("A %s server talks to an endpoint that already runs: set endpoint, for example endpoint = \"http://localhost:8000\".", e.Name))
 		}
-	case "vllm", "sglang":
+	default:
 		onPod := s.podAttr != nil
 		switch {
 		case !onPod && !s.hasAttr("endpoint"):
-			missing(fmt.Sprintf("A %s server runs on a pod (pod = pod.NAME) or already runs at an endpoint (endpoint = \"http://localhost:8000\").", engine))
+			missing(fmt.Sprintf("A %s server runs on a pod (pod = pod.NAME) or already runs at an endpoint (endpoint = \"http://localhost:%d\").", e.Name, e.Launch.Port))
 		case onPod && s.hasAttr("endpoint"):
 			notFor("endpoint", "a server on a pod gets its endpoint from the pod")
 		case onPod && !s.hasAttr("model"):
-			missing(fmt.Sprintf("A %s server started on a pod needs the model to serve, such as model = \"Qwen/Qwen2.5-7B-Instruct\".", engine))
+			missing(fmt.Sprintf("A %s server started on a pod needs the model to serve, such as model = \"Qwen/Qwen2.5-7B-Instruct\".", e.Name))
 		}
 		if !onPod {
-			for _, name := range []string{"args", "env", "image", "served_model_name", "port", "executable"} {
+			for _, name := range launchArgs {
 				notFor(name, "it already runs at its endpoint, so benchform does not start it")
 			}
+			break
 		}
-		if onPod && s.Pod != nil {
+		if !e.Launch.Flags {
+			notFor("args", fmt.Sprintf("%s takes no flags; set its environment with env instead", e.Name))
+		}
+		if !e.Launch.ServedName {
+			notFor("served_model_name", fmt.Sprintf("%s serves the model under the name it is given", e.Name))
+		}
+		if s.Pod != nil {
 			if pod := c.Pods[s.Pod.Name]; pod != nil && pod.Provider == "runpod" {
 				notFor("executable", "the engine runs in its container image on the pod; set image instead")
 			} else if pod != nil && pod.Provider == "local" {
@@ -235,7 +246,7 @@ func (s *Server) simulateBlock() *hcl.Block {
 // simulator. It needs a loaded configuration.
 func (c *Config) ServerProvider(s *Server) string {
 	switch {
-	case s.Engine == "simulated":
+	case s.Engine != nil && s.Engine.BuiltIn:
 		return "simulated"
 	case s.Pod != nil:
 		if p := c.Pods[s.Pod.Name]; p != nil {

@@ -23,7 +23,7 @@ func BenchmarkServerStats(b *testing.B) {
 	before, after := parseString(b, vllmBefore), parseString(b, vllmAfter)
 	samples := make([]ServerSample, 600)
 	for i := range samples {
-		samples[i] = ServerSample{Engines: []EngineSample{engineSample("0", 4, 1, 0.5), engineSample("1", 3, 0, 0.4)}}
+		samples[i] = ServerSample{Replicas: []ReplicaSample{replicaSample("0", 4, 1, 0.5), replicaSample("1", 3, 0, 0.4)}}
 	}
 	w := ServerWindow{Before: &before, After: &after, Samples: samples}
 	for b.Loop() {

@@ -83,7 +83,7 @@ func TestParseMetricsVLLMFixture(t *testing.T) {
 	if diff := cmp.Diff(map[string]float64{"stop": 1, "length": 131, "abort": 0}, got); diff != "" {
 		t.Errorf("request_success by reason (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(ServerInfo{Kind: "vllm", Model: model, Engines: 1}, sc.Info()); diff != "" {
+	if diff := cmp.Diff(ServerInfo{Engine: "vllm", Model: model, Replicas: 1}, sc.Info()); diff != "" {
 		t.Errorf("Info (-want +got):\n%s", diff)
 	}
 }
@@ -108,7 +108,7 @@ func TestParseMetricsSGLangFixture(t *testing.T) {
 	if len(fn.Series) != 1 || fn.Series[0].Labels["name"] != "generate_request" || fn.Series[0].Hist.Count != 14007 {
 		t.Errorf("func_latency = %+v, want one series name=generate_request of 14007", fn)
 	}
-	want := ServerInfo{Kind: "sglang", Model: "meta-llama/Llama-3.1-8B-Instruct", Engines: 1}
+	want := ServerInfo{Engine: "sglang", Model: "meta-llama/Llama-3.1-8B-Instruct", Replicas: 1}
 	if diff := cmp.Diff(want, sc.Info()); diff != "" {
 		t.Errorf("Info (-want +got):\n%s", diff)
 	}

@@ -1,66 +1,83 @@
 package telemetry
 
-// Family names of the quantities the statistics use, preferred spelling
-// first. Each list covers vLLM V1 (current and deprecated names), vLLM V0,
-// llm-d-inference-sim and SGLang; Scrape.Family also tries each name with
-// and without _total.
-var (
-	promptTokenNames     = []string{"vllm:prompt_tokens_total", "sglang:prompt_tokens_total"}
-	generationTokenNames = []string{"vllm:generation_tokens_total", "sglang:generation_tokens_total"}
-	preemptionNames      = []string{"vllm:num_preemptions_total"}
-	// SGLang retracts instead of preempting; the histogram's sum is the
-	// number of retractions.
-	retractionNames  = []string{"sglang:num_retractions"}
-	prefixQueryNames = []string{"vllm:prefix_cache_queries_total", "vllm:gpu_prefix_cache_queries_total"}
-	prefixHitNames   = []string{"vllm:prefix_cache_hits_total", "vllm:gpu_prefix_cache_hits_total"}
-	// SGLang's radix-cache hits, to divide by its prompt tokens.
-	cachedTokenNames    = []string{"sglang:cached_tokens_total"}
-	successNames        = []string{"vllm:request_success_total"}
-	sglangFinishedNames = []string{"sglang:num_requests_total"}
-	sglangAbortedNames  = []string{"sglang:num_aborted_requests_total"}
-	specDraftNames      = []string{"vllm:spec_decode_num_drafts_total"}
-	specDraftTokenNames = []string{"vllm:spec_decode_num_draft_tokens_total"}
-	specAcceptedNames   = []string{"vllm:spec_decode_num_accepted_tokens_total"}
-
-	ttftNames = []string{"vllm:time_to_first_token_seconds", "sglang:time_to_first_token_seconds"}
-	// vLLM 0.11 renamed time_per_output_token to inter_token_latency and
-	// exposed both with the same data for a release; the first found wins
-	// so that they are never added.
-	itlNames = []string{
-		"vllm:inter_token_latency_seconds", "vllm:time_per_output_token_seconds",
-		"sglang:inter_token_latency_seconds", "sglang:time_per_output_token_seconds",
-	}
-	tpotNames      = []string{"vllm:request_time_per_output_token_seconds"}
-	e2eNames       = []string{"vllm:e2e_request_latency_seconds", "sglang:e2e_request_latency_seconds"}
-	queueNames     = []string{"vllm:request_queue_time_seconds"}
-	prefillNames   = []string{"vllm:request_prefill_time_seconds"}
-	decodeNames    = []string{"vllm:request_decode_time_seconds"}
-	inferenceNames = []string{"vllm:request_inference_time_seconds"}
-	iterationNames = []string{"vllm:iteration_tokens_total"}
-
-	runningNames       = []string{"vllm:num_requests_running", "sglang:num_running_reqs"}
-	waitingNames       = []string{"vllm:num_requests_waiting", "sglang:num_queue_reqs"}
-	kvUsageNames       = []string{"vllm:kv_cache_usage_perc", "vllm:gpu_cache_usage_perc", "sglang:token_usage"}
-	genThroughputNames = []string{"sglang:gen_throughput"}
-
-	cacheConfigNames     = []string{"vllm:cache_config_info"}
-	maxTotalTokenNames   = []string{"sglang:max_total_num_tokens"}
-	startupTimeNames     = []string{"sglang:engine_startup_time"}
-	loadWeightsTimeNames = []string{"sglang:engine_load_weights_time"}
-	httpRequestNames     = []string{"http_requests_total"}
-	processStartNames    = []string{"process_start_time_seconds"}
+import (
+	"github.com/benchform/benchform/engines"
 )
 
-// finishLabels name the label of a finished request's reason: vLLM's and
-// llm-d-inference-sim's.
-var finishLabels = []string{"finished_reason", "finish_reason"}
+// Families that belong to no engine: the HTTP server's and
+// prometheus_client's own. Scrape.Family tries each name with and without
+// _total.
+var (
+	httpRequestNames  = []string{"http_requests_total"}
+	processStartNames = []string{"process_start_time_seconds"}
+)
 
-// engineKey is the engine a series belongs to: vLLM's engine label (one per
-// data-parallel engine), else SGLang's dp_rank, else "" for servers that
-// label neither (vLLM before the engine label, llm-d-inference-sim).
-func engineKey(labels map[string]string) string {
-	if v, ok := labels["engine"]; ok {
-		return v
+// quantityFamilies holds, for each quantity, the families of every engine
+// that carry it (engines.FamiliesOf), read once.
+var quantityFamilies = func() map[engines.Quantity][]engines.Family {
+	out := map[engines.Quantity][]engines.Family{}
+	for _, e := range engines.All() {
+		if e.Metrics == nil {
+			continue
+		}
+		for q := range e.Metrics.Families {
+			if _, done := out[q]; !done {
+				out[q] = engines.FamiliesOf(q)
+			}
+		}
 	}
-	return labels["dp_rank"]
+	return out
+}()
+
+// Labels the engines give their series, read once.
+var (
+	replicaLabels = engines.ReplicaLabels()
+	finishLabels  = engines.FinishLabels()
+	modelLabels   = engines.ModelLabels()
+)
+
+// namesOf lists the family names that carry q.
+func namesOf(q engines.Quantity) []string {
+	fams := quantityFamilies[q]
+	out := make([]string, len(fams))
+	for i, f := range fams {
+		out[i] = f.Name
+	}
+	return out
+}
+
+// find returns the family of q a scrape has, under the spelling it has.
+func find(s *Scrape, q engines.Quantity) (engines.Family, bool) {
+	if s == nil {
+		return engines.Family{}, false
+	}
+	for _, f := range quantityFamilies[q] {
+		if got, ok := s.Family(f.Name); ok {
+			return engines.Family{Name: got.Name, Sum: f.Sum}, true
+		}
+	}
+	return engines.Family{}, false
+}
+
+// resolve finds the family of q a window has, preferring the after scrape,
+// where new series are most likely to exist, so that both scrapes are read
+// under one spelling.
+func resolve(before, after *Scrape, q engines.Quantity) (engines.Family, bool) {
+	for _, s := range []*Scrape{after, before} {
+		if f, ok := find(s, q); ok {
+			return f, true
+		}
+	}
+	return engines.Family{}, false
+}
+
+// replicaOf is the data-parallel replica a series belongs to: the value of
+// its engine's replica label, "" for a server that labels none.
+func replicaOf(labels map[string]string) string {
+	for _, l := range replicaLabels {
+		if v, ok := labels[l]; ok {
+			return v
+		}
+	}
+	return ""
 }

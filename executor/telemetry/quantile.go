@@ -148,3 +148,44 @@ func cloneHist(h Hist) Hist {
 	h.Buckets = append([]Bucket(nil), h.Buckets...)
 	return h
 }
+
+// finiteHist reports whether a histogram's count and bucket counts are
+// numbers; its sum is checked apart, as a histogram without one still has
+// quantiles.
+func finiteHist(h Hist) bool {
+	if !finite(h.Count) {
+		return false
+	}
+	for _, b := range h.Buckets {
+		if !finite(b.Count) || math.IsNaN(b.UpperBound) {
+			return false
+		}
+	}
+	return true
+}
+
+func distribution(h Hist, scale float64) *Distribution {
+	if !finiteHist(h) {
+		return nil
+	}
+	d := &Distribution{Count: h.Count}
+	if h.Count <= 0 {
+		return d
+	}
+	if h.HasSum {
+		d.Mean = num(h.Sum / h.Count * scale)
+	}
+	q := func(p float64) *float64 {
+		v := h.Quantile(p)
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil
+		}
+		return num(v * scale)
+	}
+	d.P50, d.P90, d.P99 = q(0.5), q(0.9), q(0.99)
+	if n, bound := h.aboveLastBound(); n > 0 && finite(n) && finite(bound) {
+		d.AboveLastBound = n
+		d.LastBound = num(bound * scale)
+	}
+	return d
+}

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/benchform/benchform/engines"
 )
 
 // DefaultServerInterval is the sampling interval of a ServerSampler created
@@ -32,15 +34,15 @@ const (
 // ServerSample is the compact record of one scrape kept in state: what the
 // server's scheduler looked like at that moment.
 type ServerSample struct {
-	Time            time.Time      `json:"time"`
-	ScrapeLatencyMS float64        `json:"scrape_latency_ms"`
-	Engines         []EngineSample `json:"engines"`
+	Time            time.Time       `json:"time"`
+	ScrapeLatencyMS float64         `json:"scrape_latency_ms"`
+	Replicas        []ReplicaSample `json:"replicas"`
 }
 
-// EngineSample holds one engine's gauges at a scrape, and the cumulative
+// ReplicaSample holds one replica's gauges at a scrape, and the cumulative
 // token counters from which the caller can draw throughput over time.
-type EngineSample struct {
-	Engine  string   `json:"engine,omitempty"`
+type ReplicaSample struct {
+	Replica string   `json:"replica,omitempty"`
 	Running *float64 `json:"running,omitempty"`
 	Waiting *float64 `json:"waiting,omitempty"`
 	// KVCacheUsage is a fraction from 0 to 1.
@@ -56,35 +58,35 @@ type EngineSample struct {
 // SampleOf reduces a scrape to its compact sample.
 func SampleOf(s Scrape) ServerSample {
 	out := ServerSample{Time: s.Time, ScrapeLatencyMS: float64(s.Latency) / float64(time.Millisecond)}
-	engines := map[string]*EngineSample{}
-	get := func(e string) *EngineSample {
-		if engines[e] == nil {
-			engines[e] = &EngineSample{Engine: e}
+	replicas := map[string]*ReplicaSample{}
+	get := func(r string) *ReplicaSample {
+		if replicas[r] == nil {
+			replicas[r] = &ReplicaSample{Replica: r}
 		}
-		return engines[e]
+		return replicas[r]
 	}
-	gauge := func(names []string, field func(*EngineSample) **float64) {
-		for e, v := range gaugeByEngine(s, names) {
-			*field(get(e)) = num(v)
+	gauge := func(q engines.Quantity, field func(*ReplicaSample) **float64) {
+		for r, v := range gaugeByReplica(s, q) {
+			*field(get(r)) = num(v)
 		}
 	}
-	counter := func(names []string, field func(*EngineSample) **float64) {
-		f, ok := s.Family(names...)
+	counter := func(q engines.Quantity, field func(*ReplicaSample) **float64) {
+		f, ok := find(&s, q)
 		if !ok {
 			return
 		}
-		for e, v := range one(counterByEngine(&s, f.Name, nil)) {
-			*field(get(e)) = num(v)
+		for r, v := range sumSplits(counterByReplica(&s, f, nil)) {
+			*field(get(r)) = num(v)
 		}
 	}
-	gauge(runningNames, func(e *EngineSample) **float64 { return &e.Running })
-	gauge(waitingNames, func(e *EngineSample) **float64 { return &e.Waiting })
-	gauge(kvUsageNames, func(e *EngineSample) **float64 { return &e.KVCacheUsage })
-	gauge(genThroughputNames, func(e *EngineSample) **float64 { return &e.GenThroughput })
-	counter(promptTokenNames, func(e *EngineSample) **float64 { return &e.PromptTokens })
-	counter(generationTokenNames, func(e *EngineSample) **float64 { return &e.GenerationTokens })
-	for _, k := range slices.Sorted(maps.Keys(engines)) {
-		out.Engines = append(out.Engines, *engines[k])
+	gauge(engines.Running, func(r *ReplicaSample) **float64 { return &r.Running })
+	gauge(engines.Waiting, func(r *ReplicaSample) **float64 { return &r.Waiting })
+	gauge(engines.KVCacheUsage, func(r *ReplicaSample) **float64 { return &r.KVCacheUsage })
+	gauge(engines.GenThroughput, func(r *ReplicaSample) **float64 { return &r.GenThroughput })
+	counter(engines.PromptTokens, func(r *ReplicaSample) **float64 { return &r.PromptTokens })
+	counter(engines.GenerationTokens, func(r *ReplicaSample) **float64 { return &r.GenerationTokens })
+	for _, k := range slices.Sorted(maps.Keys(replicas)) {
+		out.Replicas = append(out.Replicas, *replicas[k])
 	}
 	return out
 }

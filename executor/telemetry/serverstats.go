@@ -4,10 +4,9 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/benchform/benchform/engines"
 )
 
 // ServerStats describes one step as the server saw it. Counts are deltas
@@ -43,21 +42,21 @@ type ServerStats struct {
 	// ("2xx", ...), leaving out the scrapes themselves: the requests the
 	// server saw, to set against those the client sent.
 	HTTPRequests map[string]float64 `json:"http_requests_by_status,omitempty"`
-	// Total sums the engines: counts and histograms add; for gauges, each
-	// sample's running and waiting are added across engines and its KV
+	// Total sums the replicas: counts and histograms add; for gauges, each
+	// sample's running and waiting are added across replicas and its KV
 	// usage averaged, before the statistics are taken.
-	Total EngineStats `json:"total"`
-	// Engines holds one entry per engine label, sorted, when there are
-	// several (data-parallel vLLM); with one engine, Total is that
-	// engine.
-	Engines []EngineStats `json:"engines,omitempty"`
+	Total ReplicaStats `json:"total"`
+	// Replicas holds one entry per data-parallel replica, sorted, when
+	// there are several; with one, Total is that replica.
+	Replicas []ReplicaStats `json:"replicas,omitempty"`
 }
 
-// EngineStats are the statistics of one engine (Engine set) or of all of
-// them (ServerStats.Total, Engine empty). Latency distributions are in
-// milliseconds, approximated from histogram buckets.
-type EngineStats struct {
-	Engine string `json:"engine,omitempty"`
+// ReplicaStats are the statistics of one data-parallel replica of a server
+// (Replica set) or of all of them (ServerStats.Total, Replica empty).
+// Latency distributions are in milliseconds, approximated from histogram
+// buckets.
+type ReplicaStats struct {
+	Replica string `json:"replica,omitempty"`
 
 	// RequestsFinished counts finished requests. vLLM counts aborted
 	// requests here too (finished_reason="abort").
@@ -115,6 +114,42 @@ type EngineStats struct {
 	IterationTokens *Distribution `json:"iteration_tokens,omitempty"`
 }
 
+// The figures of a ReplicaStats that are read from one quantity each, and
+// add up over replicas: the one list that fills both a replica's and the
+// total's.
+var (
+	counterFigures = []struct {
+		q     engines.Quantity
+		field func(*ReplicaStats) **float64
+	}{
+		{engines.PromptTokens, func(s *ReplicaStats) **float64 { return &s.PromptTokens }},
+		{engines.GenerationTokens, func(s *ReplicaStats) **float64 { return &s.GenerationTokens }},
+		{engines.Preemptions, func(s *ReplicaStats) **float64 { return &s.Preemptions }},
+		{engines.PrefixCacheQueries, func(s *ReplicaStats) **float64 { return &s.PrefixCacheQueries }},
+		{engines.PrefixCacheHits, func(s *ReplicaStats) **float64 { return &s.PrefixCacheHits }},
+		{engines.SpecDrafts, func(s *ReplicaStats) **float64 { return &s.SpecDecodeDrafts }},
+		{engines.SpecDraftTokens, func(s *ReplicaStats) **float64 { return &s.SpecDecodeDraftTokens }},
+		{engines.SpecAcceptedTokens, func(s *ReplicaStats) **float64 { return &s.SpecDecodeAccepted }},
+		{engines.RequestsFinished, func(s *ReplicaStats) **float64 { return &s.RequestsFinished }},
+		{engines.RequestsAborted, func(s *ReplicaStats) **float64 { return &s.RequestsAborted }},
+	}
+	histogramFigures = []struct {
+		q     engines.Quantity
+		scale float64 // to the unit of the field's JSON key
+		field func(*ReplicaStats) **Distribution
+	}{
+		{engines.TTFT, 1000, func(s *ReplicaStats) **Distribution { return &s.TTFT }},
+		{engines.ITL, 1000, func(s *ReplicaStats) **Distribution { return &s.ITL }},
+		{engines.TPOT, 1000, func(s *ReplicaStats) **Distribution { return &s.TPOT }},
+		{engines.E2E, 1000, func(s *ReplicaStats) **Distribution { return &s.E2E }},
+		{engines.QueueTime, 1000, func(s *ReplicaStats) **Distribution { return &s.Queue }},
+		{engines.PrefillTime, 1000, func(s *ReplicaStats) **Distribution { return &s.Prefill }},
+		{engines.DecodeTime, 1000, func(s *ReplicaStats) **Distribution { return &s.Decode }},
+		{engines.InferenceTime, 1000, func(s *ReplicaStats) **Distribution { return &s.Inference }},
+		{engines.IterationTokens, 1, func(s *ReplicaStats) **Distribution { return &s.IterationTokens }},
+	}
+)
+
 // KVSaturation is the KV-cache usage from which a sample counts as
 // saturated: new sequences are about to wait or be preempted.
 const KVSaturation = 0.95
@@ -145,26 +180,6 @@ type GaugeStats struct {
 	Max     float64 `json:"max"`
 }
 
-// ServerInfo is the server's configuration as stated by its metrics, worth
-// recording once per run.
-type ServerInfo struct {
-	// Kind is "vllm" or "sglang", from the family prefixes.
-	Kind  string `json:"kind,omitempty"`
-	Model string `json:"model,omitempty"`
-	// Engines counts distinct engine labels.
-	Engines      int      `json:"engines,omitempty"`
-	BlockSize    *float64 `json:"block_size,omitempty"`
-	NumGPUBlocks *float64 `json:"num_gpu_blocks,omitempty"`
-	// KVCapacityTokens is num_gpu_blocks × block_size (vLLM) or
-	// max_total_num_tokens (SGLang), summed over engines.
-	KVCapacityTokens     *float64 `json:"kv_capacity_tokens,omitempty"`
-	PrefixCaching        *bool    `json:"prefix_caching,omitempty"`
-	CacheDType           string   `json:"cache_dtype,omitempty"`
-	GPUMemoryUtilization *float64 `json:"gpu_memory_utilization,omitempty"`
-	EngineStartupS       *float64 `json:"engine_startup_s,omitempty"`
-	EngineLoadWeightsS   *float64 `json:"engine_load_weights_s,omitempty"`
-}
-
 // TokenMismatch compares the server's generated-token delta with the output
 // tokens the client counted. ratio is server/client; flagged is true when
 // they differ by more than 2 %, which means the client miscounts, the
@@ -182,305 +197,6 @@ func TokenMismatch(serverGenerated, clientOutput int) (ratio float64, flagged bo
 	}
 	// In integers, so that exactly 2 % is not flagged by a rounding error.
 	return float64(serverGenerated) / float64(clientOutput), 50*diff > clientOutput
-}
-
-// Info reads the server's configuration from a scrape.
-func (s Scrape) Info() ServerInfo {
-	var info ServerInfo
-	var vllm, sglang int
-	names := slices.Sorted(maps.Keys(s.Families))
-	engines := map[string]bool{}
-	for _, n := range names {
-		isV, isS := strings.HasPrefix(n, "vllm:"), strings.HasPrefix(n, "sglang:")
-		if isV {
-			vllm++
-		}
-		if isS {
-			sglang++
-		}
-		if !isV && !isS {
-			continue
-		}
-		for _, ser := range s.Families[n].Series {
-			if m := ser.Labels["model_name"]; m != "" && info.Model == "" {
-				info.Model = m
-			}
-			engines[engineKey(ser.Labels)] = true
-		}
-	}
-	switch {
-	case vllm > 0 && vllm >= sglang:
-		info.Kind = "vllm"
-	case sglang > 0:
-		info.Kind = "sglang"
-	}
-	if len(engines) > 0 {
-		info.Engines = len(engines)
-	}
-	if f, ok := s.Family(cacheConfigNames...); ok {
-		var blocks, capacity float64
-		var haveBlocks, haveCapacity bool
-		for _, ser := range f.Series {
-			l := ser.Labels
-			bs, errBS := strconv.ParseFloat(l["block_size"], 64)
-			if errBS == nil && info.BlockSize == nil {
-				info.BlockSize = num(bs)
-			}
-			if nb, err := strconv.ParseFloat(l["num_gpu_blocks"], 64); err == nil {
-				blocks += nb
-				haveBlocks = true
-				if errBS == nil {
-					capacity += nb * bs
-					haveCapacity = true
-				}
-			}
-			if v, err := strconv.ParseBool(l["enable_prefix_caching"]); err == nil && info.PrefixCaching == nil {
-				info.PrefixCaching = new(v)
-			}
-			if v := l["cache_dtype"]; v != "" && info.CacheDType == "" {
-				info.CacheDType = v
-			}
-			if v, err := strconv.ParseFloat(l["gpu_memory_utilization"], 64); err == nil && info.GPUMemoryUtilization == nil {
-				info.GPUMemoryUtilization = num(v)
-			}
-		}
-		if haveBlocks {
-			info.NumGPUBlocks = num(blocks)
-		}
-		if haveCapacity {
-			info.KVCapacityTokens = num(capacity)
-		}
-	}
-	if info.KVCapacityTokens == nil {
-		if v, ok := gaugeTotal(s, maxTotalTokenNames); ok {
-			info.KVCapacityTokens = num(v)
-		}
-	}
-	if v, ok := gaugeTotal(s, startupTimeNames); ok {
-		info.EngineStartupS = num(v)
-	}
-	if v, ok := gaugeTotal(s, loadWeightsTimeNames); ok {
-		info.EngineLoadWeightsS = num(v)
-	}
-	return info
-}
-
-// gaugeTotal reads a gauge as gaugeByEngine does and sums the engines.
-func gaugeTotal(s Scrape, names []string) (float64, bool) {
-	m := gaugeByEngine(s, names)
-	if len(m) == 0 {
-		return 0, false
-	}
-	var sum float64
-	for _, v := range m {
-		sum += v
-	}
-	return sum, true
-}
-
-// gaugeByEngine reads a gauge per engine. Several series of one engine
-// (SGLang's tp_rank/pp_rank, prometheus_client's per-process gauges) report
-// the same scheduler, so the largest is taken, not the sum.
-func gaugeByEngine(s Scrape, names []string) map[string]float64 {
-	f, ok := s.Family(names...)
-	if !ok {
-		return nil
-	}
-	out := map[string]float64{}
-	for _, ser := range f.Series {
-		if !finite(ser.Value) {
-			continue
-		}
-		e := engineKey(ser.Labels)
-		if v, ok := out[e]; !ok || ser.Value > v {
-			out[e] = ser.Value
-		}
-	}
-	return out
-}
-
-// counterByEngine sums a counter's series per engine and, when split names
-// a label, per value of that label (the first of split present on a
-// series). name is the family found, so that the other scrape reads the
-// same spelling.
-func counterByEngine(s *Scrape, name string, split []string) map[string]map[string]float64 {
-	if s == nil {
-		return nil
-	}
-	f, ok := s.Families[name]
-	if !ok {
-		return nil
-	}
-	out := map[string]map[string]float64{}
-	for _, ser := range f.Series {
-		if !finite(ser.Value) {
-			continue
-		}
-		e := engineKey(ser.Labels)
-		sub := ""
-		for _, l := range split {
-			if v, ok := ser.Labels[l]; ok {
-				sub = v
-				break
-			}
-		}
-		if out[e] == nil {
-			out[e] = map[string]float64{}
-		}
-		out[e][sub] += ser.Value
-	}
-	return out
-}
-
-// histByEngine adds a histogram's series per engine.
-func histByEngine(s *Scrape, name string) map[string]Hist {
-	if s == nil {
-		return nil
-	}
-	f, ok := s.Families[name]
-	if !ok {
-		return nil
-	}
-	out := map[string]Hist{}
-	for _, ser := range f.Series {
-		if ser.Hist == nil || !finiteHist(*ser.Hist) {
-			continue
-		}
-		h := cloneHist(*ser.Hist)
-		if !finite(h.Sum) {
-			h.Sum, h.HasSum = 0, false
-		}
-		e := engineKey(ser.Labels)
-		out[e] = histAdd(out[e], h)
-	}
-	return out
-}
-
-// resolve finds the spelling of a family the window has, preferring the
-// after scrape, where new series are most likely to exist.
-func resolve(before, after *Scrape, names []string) (string, bool) {
-	for _, s := range []*Scrape{after, before} {
-		if s == nil {
-			continue
-		}
-		if f, ok := s.Family(names...); ok {
-			return f.Name, true
-		}
-	}
-	return "", false
-}
-
-// counterDelta is after − before per engine and split value. A counter
-// that went down counts from zero, the best lower bound after a restart
-// (which restartEvidence reports).
-func counterDelta(before, after *Scrape, names, split []string) (map[string]map[string]float64, bool) {
-	name, ok := resolve(before, after, names)
-	if !ok {
-		return nil, false
-	}
-	b, a := counterByEngine(before, name, split), counterByEngine(after, name, split)
-	out := map[string]map[string]float64{}
-	for e, subs := range a {
-		out[e] = map[string]float64{}
-		for sub, v := range subs {
-			d := v - b[e][sub]
-			if d < 0 {
-				d = v
-			}
-			out[e][sub] = d
-		}
-	}
-	for e := range b {
-		if out[e] == nil {
-			out[e] = map[string]float64{}
-		}
-	}
-	return out, true
-}
-
-func histDeltaByEngine(before, after *Scrape, names []string) (map[string]Hist, bool) {
-	name, ok := resolve(before, after, names)
-	if !ok {
-		return nil, false
-	}
-	b, a := histByEngine(before, name), histByEngine(after, name)
-	out := map[string]Hist{}
-	for e, h := range a {
-		var prev *Hist
-		if p, ok := b[e]; ok {
-			prev = &p
-		}
-		d, down := histDelta(prev, &h)
-		if down {
-			d = cloneHist(h)
-		}
-		out[e] = d
-	}
-	return out, true
-}
-
-// restartEvidence names the counter and histogram families that went down
-// between two scrapes, and process_start_time_seconds if it changed.
-func restartEvidence(before, after *Scrape) []string {
-	if before == nil || after == nil {
-		return nil
-	}
-	var ev []string
-	for name, bf := range before.Families {
-		if !isCumulative(bf) {
-			continue
-		}
-		// Keyed by labels on both sides, the last of any duplicates
-		// winning, so that a repeated line cannot read as a decrease.
-		was, now := bySignature(bf.Series), bySignature(after.Families[name].Series)
-		for sig, bs := range was {
-			as, ok := now[sig]
-			if seriesWentDown(bs, as, ok) {
-				ev = append(ev, name)
-				break
-			}
-		}
-	}
-	if name, ok := resolve(before, after, processStartNames); ok {
-		b, a := before.Families[name], after.Families[name]
-		if len(b.Series) > 0 && len(a.Series) > 0 && b.Series[0].Value != a.Series[0].Value {
-			ev = append(ev, name)
-		}
-	}
-	sort.Strings(ev)
-	return ev
-}
-
-func bySignature(series []Series) map[string]Series {
-	m := make(map[string]Series, len(series))
-	for _, s := range series {
-		m[signature(s.Labels)] = s
-	}
-	return m
-}
-
-func isCumulative(f Family) bool {
-	switch f.Type {
-	case Counter, Histogram, Summary:
-		return true
-	case Untyped:
-		return strings.HasSuffix(f.Name, "_total")
-	}
-	return false
-}
-
-func seriesWentDown(before, after Series, present bool) bool {
-	if before.Hist != nil {
-		if !present || after.Hist == nil {
-			return before.Hist.Count > 0
-		}
-		_, down := histDelta(before.Hist, after.Hist)
-		return down
-	}
-	if !present {
-		return before.Value > 0
-	}
-	return after.Value < before.Value
 }
 
 // Stats reduces the window to the step's statistics.
@@ -512,344 +228,55 @@ func (w ServerWindow) Stats() ServerStats {
 		st.ScrapeLatencyMSMax = max(st.ScrapeLatencyMSMax, s.ScrapeLatencyMS)
 	}
 
-	engines := map[string]*EngineStats{}
-	engine := func(e string) *EngineStats {
-		if engines[e] == nil {
-			engines[e] = &EngineStats{Engine: e}
+	replicas := map[string]*ReplicaStats{}
+	replica := func(r string) *ReplicaStats {
+		if replicas[r] == nil {
+			replicas[r] = &ReplicaStats{Replica: r}
 		}
-		return engines[e]
+		return replicas[r]
 	}
 	if st.Complete {
 		st.RestartEvidence = append(restartEvidence(before, after), sampleRestarts(w.Samples)...)
 		st.Restarted = len(st.RestartEvidence) > 0
 		st.HTTPRequests = httpDelta(before, after)
-		addCounters(before, after, engine)
-		addHistograms(before, after, engine)
+		addCounters(before, after, replica)
+		addHistograms(before, after, replica)
 	}
-	addGauges(w.Samples, before, after, engine)
+	addGauges(w.Samples, before, after, replica)
 
-	keys := slices.Sorted(maps.Keys(engines))
-	for _, k := range keys {
-		rates(engines[k])
-		st.Engines = append(st.Engines, *engines[k])
+	for _, k := range slices.Sorted(maps.Keys(replicas)) {
+		rates(replicas[k])
+		st.Replicas = append(st.Replicas, *replicas[k])
 	}
-	st.Total = total(st.Engines, w.Samples, before, after)
+	st.Total = total(st.Replicas, w.Samples, before, after)
 	if st.DurationS > 0 {
-		for i := range st.Engines {
-			throughput(&st.Engines[i], st.DurationS)
+		for i := range st.Replicas {
+			throughput(&st.Replicas[i], st.DurationS)
 		}
 		throughput(&st.Total, st.DurationS)
 	}
-	if len(st.Engines) == 1 {
-		st.Engines = nil
+	if len(st.Replicas) == 1 {
+		st.Replicas = nil
 	}
 	return st
 }
 
-// sampleRestarts finds token counters that went down from one sample to
-// the next: a restart in the middle of the window that the after scrape
-// may no longer show.
-func sampleRestarts(samples []ServerSample) []string {
-	last := map[string][2]float64{}
-	for _, s := range samples {
-		for _, e := range s.Engines {
-			prev, seen := last[e.Engine]
-			cur := [2]float64{deref(e.PromptTokens), deref(e.GenerationTokens)}
-			if seen && (cur[0] < prev[0] || cur[1] < prev[1]) {
-				return []string{"samples: token counters went down"}
-			}
-			last[e.Engine] = cur
-		}
-	}
-	return nil
-}
-
-func deref(p *float64) float64 {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
-func httpDelta(before, after *Scrape) map[string]float64 {
-	name, ok := resolve(before, after, httpRequestNames)
-	if !ok {
-		return nil
-	}
-	sum := func(s *Scrape) map[string]float64 {
-		out := map[string]float64{}
-		for _, ser := range s.Families[name].Series {
-			if ser.Labels["handler"] == "/metrics" || !finite(ser.Value) {
-				continue
-			}
-			out[ser.Labels["status"]] += ser.Value
-		}
-		return out
-	}
-	b, a := sum(before), sum(after)
-	out := map[string]float64{}
-	for k, v := range a {
-		if d := v - b[k]; d > 0 {
-			out[k] = d
-		}
-	}
-	if len(out) == 0 {
-		return nil
-	}
-	return out
-}
-
-// one sums a counter delta's split values per engine.
-func one(m map[string]map[string]float64) map[string]float64 {
-	out := map[string]float64{}
-	for e, subs := range m {
-		for _, v := range subs {
-			out[e] += v
-		}
-	}
-	return out
-}
-
-func addCounters(before, after *Scrape, engine func(string) *EngineStats) {
-	set := func(names []string, field func(*EngineStats) **float64) {
-		d, ok := counterDelta(before, after, names, nil)
-		if !ok {
-			return
-		}
-		for e, v := range one(d) {
-			*field(engine(e)) = num(v)
-		}
-	}
-	set(promptTokenNames, func(s *EngineStats) **float64 { return &s.PromptTokens })
-	set(generationTokenNames, func(s *EngineStats) **float64 { return &s.GenerationTokens })
-	set(preemptionNames, func(s *EngineStats) **float64 { return &s.Preemptions })
-	set(prefixQueryNames, func(s *EngineStats) **float64 { return &s.PrefixCacheQueries })
-	set(prefixHitNames, func(s *EngineStats) **float64 { return &s.PrefixCacheHits })
-	set(specDraftNames, func(s *EngineStats) **float64 { return &s.SpecDecodeDrafts })
-	set(specDraftTokenNames, func(s *EngineStats) **float64 { return &s.SpecDecodeDraftTokens })
-	set(specAcceptedNames, func(s *EngineStats) **float64 { return &s.SpecDecodeAccepted })
-	set(sglangFinishedNames, func(s *EngineStats) **float64 { return &s.RequestsFinished })
-	set(sglangAbortedNames, func(s *EngineStats) **float64 { return &s.RequestsAborted })
-
-	if d, ok := counterDelta(before, after, successNames, finishLabels); ok {
-		for e, subs := range d {
-			s := engine(e)
-			s.FinishedByReason = subs
-			var n float64
-			for _, v := range subs {
-				n += v
-			}
-			s.RequestsFinished = num(n)
-			s.RequestsAborted = num(subs["abort"])
-		}
-	}
-	// SGLang has no queries counter: every prompt token is looked up in
-	// the radix cache.
-	if d, ok := counterDelta(before, after, cachedTokenNames, nil); ok {
-		for e, v := range one(d) {
-			s := engine(e)
-			if s.PrefixCacheHits == nil && s.PromptTokens != nil {
-				s.PrefixCacheHits = num(v)
-				s.PrefixCacheQueries = num(*s.PromptTokens)
-			}
-		}
-	}
-	if d, ok := histDeltaByEngine(before, after, retractionNames); ok {
-		for e, h := range d {
-			s := engine(e)
-			if s.Preemptions == nil && h.HasSum {
-				s.Preemptions = num(h.Sum)
-			}
-		}
-	}
-}
-
-func addHistograms(before, after *Scrape, engine func(string) *EngineStats) {
-	set := func(names []string, scale float64, field func(*EngineStats) **Distribution) {
-		d, ok := histDeltaByEngine(before, after, names)
-		if !ok {
-			return
-		}
-		for e, h := range d {
-			*field(engine(e)) = distribution(h, scale)
-		}
-	}
-	const ms = 1000
-	set(ttftNames, ms, func(s *EngineStats) **Distribution { return &s.TTFT })
-	set(itlNames, ms, func(s *EngineStats) **Distribution { return &s.ITL })
-	set(tpotNames, ms, func(s *EngineStats) **Distribution { return &s.TPOT })
-	set(e2eNames, ms, func(s *EngineStats) **Distribution { return &s.E2E })
-	set(queueNames, ms, func(s *EngineStats) **Distribution { return &s.Queue })
-	set(prefillNames, ms, func(s *EngineStats) **Distribution { return &s.Prefill })
-	set(decodeNames, ms, func(s *EngineStats) **Distribution { return &s.Decode })
-	set(inferenceNames, ms, func(s *EngineStats) **Distribution { return &s.Inference })
-	set(iterationNames, 1, func(s *EngineStats) **Distribution { return &s.IterationTokens })
-}
-
-// gaugeSamples picks the samples gauges are computed from: those taken
-// during the window. The before and after scrapes bracket the load and
-// would pull every mean towards idle, so they count only when the window
-// had no sample at all.
-func gaugeSamples(samples []ServerSample, before, after *Scrape) []ServerSample {
-	if len(samples) > 0 {
-		return samples
-	}
-	var out []ServerSample
-	for _, s := range []*Scrape{before, after} {
-		if s != nil {
-			out = append(out, SampleOf(*s))
-		}
-	}
-	return out
-}
-
-func addGauges(samples []ServerSample, before, after *Scrape, engine func(string) *EngineStats) {
-	type series struct{ running, waiting, kv, gen []float64 }
-	by := map[string]*series{}
-	for _, s := range gaugeSamples(samples, before, after) {
-		for _, e := range s.Engines {
-			if by[e.Engine] == nil {
-				by[e.Engine] = &series{}
-			}
-			g := by[e.Engine]
-			appendIf(&g.running, e.Running)
-			appendIf(&g.waiting, e.Waiting)
-			appendIf(&g.kv, e.KVCacheUsage)
-			appendIf(&g.gen, e.GenThroughput)
-		}
-	}
-	for e, g := range by {
-		if len(g.running)+len(g.waiting)+len(g.kv)+len(g.gen) == 0 {
-			continue
-		}
-		fillGauges(engine(e), g.running, g.waiting, g.kv, g.gen)
-	}
-}
-
-func fillGauges(s *EngineStats, running, waiting, kv, gen []float64) {
-	s.Running = gaugeStats(running)
-	s.Waiting = gaugeStats(waiting)
-	s.KVCacheUsage = gaugeStats(kv)
-	s.GenThroughput = gaugeStats(gen)
-	if len(waiting) > 0 {
-		s.QueuedFraction = num(fraction(waiting, func(v float64) bool { return v > 0 }))
-	}
-	if len(kv) > 0 {
-		s.KVCacheSaturatedFraction = num(fraction(kv, func(v float64) bool { return v >= KVSaturation }))
-	}
-}
-
-func appendIf(xs *[]float64, p *float64) {
-	if p != nil && !math.IsNaN(*p) {
-		*xs = append(*xs, *p)
-	}
-}
-
-func fraction(xs []float64, pred func(float64) bool) float64 {
-	n := 0
-	for _, x := range xs {
-		if pred(x) {
-			n++
-		}
-	}
-	return float64(n) / float64(len(xs))
-}
-
-func gaugeStats(xs []float64) *GaugeStats {
-	if len(xs) == 0 {
-		return nil
-	}
-	for _, x := range xs {
-		if !finite(x) {
-			return nil
-		}
-	}
-	s := append([]float64(nil), xs...)
-	sort.Float64s(s)
-	g := &GaugeStats{Samples: len(s), Max: s[len(s)-1]}
-	var sum float64
-	for _, x := range s {
-		sum += x
-	}
-	g.Mean = sum / float64(len(s))
-	if n := len(s); n%2 == 1 {
-		g.P50 = s[n/2]
-	} else {
-		g.P50 = s[n/2-1] + (s[n/2]-s[n/2-1])/2
-	}
-	if !finite(g.Mean) {
-		return nil
-	}
-	return g
-}
-
-// finiteHist reports whether a histogram's count and bucket counts are
-// numbers; its sum is checked apart, as a histogram without one still has
-// quantiles.
-func finiteHist(h Hist) bool {
-	if !finite(h.Count) {
-		return false
-	}
-	for _, b := range h.Buckets {
-		if !finite(b.Count) || math.IsNaN(b.UpperBound) {
-			return false
-		}
-	}
-	return true
-}
-
-func distribution(h Hist, scale float64) *Distribution {
-	if !finiteHist(h) {
-		return nil
-	}
-	d := &Distribution{Count: h.Count}
-	if h.Count <= 0 {
-		return d
-	}
-	if h.HasSum {
-		d.Mean = num(h.Sum / h.Count * scale)
-	}
-	q := func(p float64) *float64 {
-		v := h.Quantile(p)
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil
-		}
-		return num(v * scale)
-	}
-	d.P50, d.P90, d.P99 = q(0.5), q(0.9), q(0.99)
-	if n, bound := h.aboveLastBound(); n > 0 && finite(n) && finite(bound) {
-		d.AboveLastBound = n
-		d.LastBound = num(bound * scale)
-	}
-	return d
-}
-
-// total adds the engines up. Counts add; rates are recomputed from the
+// total adds the replicas up. Counts add; rates are recomputed from the
 // summed counts; histograms add bucket by bucket; gauges are recombined
 // per sample.
-func total(engines []EngineStats, samples []ServerSample, before, after *Scrape) EngineStats {
-	var t EngineStats
-	add := func(dst **float64, v *float64) {
-		if v == nil {
-			return
+func total(replicas []ReplicaStats, samples []ServerSample, before, after *Scrape) ReplicaStats {
+	var t ReplicaStats
+	for _, r := range replicas {
+		for _, f := range counterFigures {
+			if v := *f.field(&r); v != nil {
+				dst := f.field(&t)
+				if *dst == nil {
+					*dst = new(0.0)
+				}
+				**dst += *v
+			}
 		}
-		if *dst == nil {
-			*dst = new(0.0)
-		}
-		**dst += *v
-	}
-	for _, e := range engines {
-		add(&t.RequestsFinished, e.RequestsFinished)
-		add(&t.RequestsAborted, e.RequestsAborted)
-		add(&t.PromptTokens, e.PromptTokens)
-		add(&t.GenerationTokens, e.GenerationTokens)
-		add(&t.Preemptions, e.Preemptions)
-		add(&t.PrefixCacheQueries, e.PrefixCacheQueries)
-		add(&t.PrefixCacheHits, e.PrefixCacheHits)
-		add(&t.SpecDecodeDrafts, e.SpecDecodeDrafts)
-		add(&t.SpecDecodeDraftTokens, e.SpecDecodeDraftTokens)
-		add(&t.SpecDecodeAccepted, e.SpecDecodeAccepted)
-		for k, v := range e.FinishedByReason {
+		for k, v := range r.FinishedByReason {
 			if t.FinishedByReason == nil {
 				t.FinishedByReason = map[string]float64{}
 			}
@@ -859,17 +286,8 @@ func total(engines []EngineStats, samples []ServerSample, before, after *Scrape)
 	rates(&t)
 
 	if before != nil && after != nil {
-		hists := []struct {
-			names []string
-			scale float64
-			dst   **Distribution
-		}{
-			{ttftNames, 1000, &t.TTFT}, {itlNames, 1000, &t.ITL}, {tpotNames, 1000, &t.TPOT},
-			{e2eNames, 1000, &t.E2E}, {queueNames, 1000, &t.Queue}, {prefillNames, 1000, &t.Prefill},
-			{decodeNames, 1000, &t.Decode}, {inferenceNames, 1000, &t.Inference}, {iterationNames, 1, &t.IterationTokens},
-		}
-		for _, h := range hists {
-			d, ok := histDeltaByEngine(before, after, h.names)
+		for _, f := range histogramFigures {
+			d, ok := histDeltaByReplica(before, after, f.q)
 			if !ok {
 				continue
 			}
@@ -877,37 +295,14 @@ func total(engines []EngineStats, samples []ServerSample, before, after *Scrape)
 			for _, k := range slices.Sorted(maps.Keys(d)) {
 				sum = histAdd(sum, d[k])
 			}
-			*h.dst = distribution(sum, h.scale)
+			*f.field(&t) = distribution(sum, f.scale)
 		}
 	}
-
-	var running, waiting, kv, gen []float64
-	for _, s := range gaugeSamples(samples, before, after) {
-		var r, w, k, g []float64
-		for _, e := range s.Engines {
-			appendIf(&r, e.Running)
-			appendIf(&w, e.Waiting)
-			appendIf(&k, e.KVCacheUsage)
-			appendIf(&g, e.GenThroughput)
-		}
-		if len(r) > 0 {
-			running = append(running, sumOf(r))
-		}
-		if len(w) > 0 {
-			waiting = append(waiting, sumOf(w))
-		}
-		if len(k) > 0 {
-			kv = append(kv, sumOf(k)/float64(len(k)))
-		}
-		if len(g) > 0 {
-			gen = append(gen, sumOf(g))
-		}
-	}
-	fillGauges(&t, running, waiting, kv, gen)
+	fillTotalGauges(&t, samples, before, after)
 	return t
 }
 
-func throughput(s *EngineStats, seconds float64) {
+func throughput(s *ReplicaStats, seconds float64) {
 	if s.PromptTokens != nil {
 		s.PromptTokS = num(*s.PromptTokens / seconds)
 	}
@@ -916,8 +311,8 @@ func throughput(s *EngineStats, seconds float64) {
 	}
 }
 
-// rates derives the ratios of an EngineStats from its counts.
-func rates(s *EngineStats) {
+// rates derives the ratios of a ReplicaStats from its counts.
+func rates(s *ReplicaStats) {
 	if s.PrefixCacheQueries != nil && s.PrefixCacheHits != nil && *s.PrefixCacheQueries > 0 {
 		s.PrefixCacheHitRate = num(*s.PrefixCacheHits / *s.PrefixCacheQueries)
 	}
@@ -935,4 +330,11 @@ func sumOf(xs []float64) float64 {
 		s += x
 	}
 	return s
+}
+
+func deref(p *float64) float64 {
+	if p == nil {
+		return 0
+	}
+	return *p
 }

@@ -112,20 +112,20 @@ http_requests_total{handler="/metrics",method="GET",status="2xx"} 10.0
 process_start_time_seconds 1.7539e+09
 `
 
-func engineSample(e string, running, waiting, kv float64) EngineSample {
-	return EngineSample{Engine: e, Running: new(running), Waiting: new(waiting), KVCacheUsage: new(kv)}
+func replicaSample(e string, running, waiting, kv float64) ReplicaSample {
+	return ReplicaSample{Replica: e, Running: new(running), Waiting: new(waiting), KVCacheUsage: new(kv)}
 }
 
-func TestServerStatsTwoEngines(t *testing.T) {
+func TestServerStatsTwoReplicas(t *testing.T) {
 	before, after := parseString(t, vllmBefore), parseString(t, vllmAfter)
 	before.Time, after.Time = t0, t0.Add(30*time.Second)
 	w := ServerWindow{
 		Before: &before,
 		After:  &after,
 		Samples: []ServerSample{
-			{Time: t0.Add(time.Second), ScrapeLatencyMS: 2, Engines: []EngineSample{engineSample("0", 4, 0, 0.5), engineSample("1", 2, 1, 0.1)}},
-			{Time: t0.Add(2 * time.Second), ScrapeLatencyMS: 4, Engines: []EngineSample{engineSample("0", 8, 2, 0.96), engineSample("1", 2, 0, 0.3)}},
-			{Time: t0.Add(3 * time.Second), ScrapeLatencyMS: 6, Engines: []EngineSample{engineSample("0", 6, 0, 0.7), engineSample("1", 0, 0, 0.2)}},
+			{Time: t0.Add(time.Second), ScrapeLatencyMS: 2, Replicas: []ReplicaSample{replicaSample("0", 4, 0, 0.5), replicaSample("1", 2, 1, 0.1)}},
+			{Time: t0.Add(2 * time.Second), ScrapeLatencyMS: 4, Replicas: []ReplicaSample{replicaSample("0", 8, 2, 0.96), replicaSample("1", 2, 0, 0.3)}},
+			{Time: t0.Add(3 * time.Second), ScrapeLatencyMS: 6, Replicas: []ReplicaSample{replicaSample("0", 6, 0, 0.7), replicaSample("1", 0, 0, 0.2)}},
 		},
 		FailedScrapes: 1,
 	}
@@ -148,7 +148,7 @@ func TestServerStatsTwoEngines(t *testing.T) {
 	}
 	want := ServerStats{
 		Info: ServerInfo{
-			Kind: "vllm", Model: "m", Engines: 2,
+			Engine: "vllm", Model: "m", Replicas: 2,
 			BlockSize: new(16.0), NumGPUBlocks: new(2000.0), KVCapacityTokens: new(32000.0),
 			PrefixCaching: new(true), CacheDType: "auto", GPUMemoryUtilization: new(0.9),
 		},
@@ -159,7 +159,7 @@ func TestServerStatsTwoEngines(t *testing.T) {
 		ScrapeLatencyMSMean: 4,
 		ScrapeLatencyMSMax:  6,
 		HTTPRequests:        map[string]float64{"2xx": 30, "4xx": 2},
-		Total: EngineStats{
+		Total: ReplicaStats{
 			RequestsFinished: new(26.0),
 			FinishedByReason: map[string]float64{"stop": 15, "length": 10, "abort": 1},
 			RequestsAborted:  new(1.0),
@@ -182,9 +182,9 @@ func TestServerStatsTwoEngines(t *testing.T) {
 			KVCacheSaturatedFraction: new(0.0),
 			TTFT:                     totalTTFT,
 		},
-		Engines: []EngineStats{
+		Replicas: []ReplicaStats{
 			{
-				Engine:           "0",
+				Replica:          "0",
 				RequestsFinished: new(16.0),
 				FinishedByReason: map[string]float64{"stop": 10, "length": 5, "abort": 1},
 				RequestsAborted:  new(1.0),
@@ -206,7 +206,7 @@ func TestServerStatsTwoEngines(t *testing.T) {
 				TTFT:                     e0TTFT,
 			},
 			{
-				Engine:           "1",
+				Replica:          "1",
 				RequestsFinished: new(10.0),
 				FinishedByReason: map[string]float64{"stop": 5, "length": 5, "abort": 0},
 				RequestsAborted:  new(0.0),
@@ -275,8 +275,8 @@ func TestServerStatsRestart(t *testing.T) {
 			name:  "samples went down",
 			after: vllmAfter,
 			samples: []ServerSample{
-				{Engines: []EngineSample{{Engine: "0", GenerationTokens: new(2000.0)}}},
-				{Engines: []EngineSample{{Engine: "0", GenerationTokens: new(10.0)}}},
+				{Replicas: []ReplicaSample{{Replica: "0", GenerationTokens: new(2000.0)}}},
+				{Replicas: []ReplicaSample{{Replica: "0", GenerationTokens: new(10.0)}}},
 			},
 			wantEvidence: []string{"samples: token counters went down"},
 		},
@@ -365,7 +365,7 @@ sglang:max_total_num_tokens{model_name="m"} 500000
 		SampleOf(parseString(t, "sglang:num_running_reqs 16\nsglang:num_queue_reqs 0\nsglang:token_usage 0.25\nsglang:gen_throughput 900.5\n")),
 	}
 	st := ServerWindow{Before: &before, After: &after, Samples: samples}.Stats()
-	want := EngineStats{
+	want := ReplicaStats{
 		RequestsFinished:   new(20.0),
 		RequestsAborted:    new(1.0),
 		PromptTokens:       new(2000.0),
@@ -392,10 +392,10 @@ sglang:max_total_num_tokens{model_name="m"} 500000
 	if diff := cmp.Diff(want, st.Total, approx); diff != "" {
 		t.Errorf("Total (-want +got):\n%s", diff)
 	}
-	if st.Engines != nil {
-		t.Errorf("Engines = %v, want none for a server without engine labels", st.Engines)
+	if st.Replicas != nil {
+		t.Errorf("Replicas = %v, want none for a server without replica labels", st.Replicas)
 	}
-	if st.Info.Kind != "sglang" || st.Info.KVCapacityTokens == nil || *st.Info.KVCapacityTokens != 500000 {
+	if st.Info.Engine != "sglang" || st.Info.KVCapacityTokens == nil || *st.Info.KVCapacityTokens != 500000 {
 		t.Errorf("Info = %+v, want sglang with 500000 KV tokens", st.Info)
 	}
 }

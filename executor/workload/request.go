@@ -65,8 +65,9 @@ type Message struct {
 type Request struct {
 	API    API
 	Prompt Prompt
-	// MaxTokens is sent as max_completion_tokens (chat) or max_tokens
-	// (completions). It never stands in for the output token count.
+	// MaxTokens is sent in Options.TokenLimit's fields (chat) or as
+	// max_tokens (completions). It never stands in for the output token
+	// count.
 	MaxTokens int
 	// ID is sent as X-Request-Id and copied to the Record.
 	ID string
@@ -85,6 +86,11 @@ type Options struct {
 	// ExtraBody is a JSON object whose fields are added to every request
 	// body, overriding benchform's own.
 	ExtraBody json.RawMessage
+	// TokenLimit names the fields a chat request carries its output limit
+	// in, each with the same value: "max_completion_tokens" (the default
+	// when empty) and "max_tokens". Completions requests always use
+	// max_tokens.
+	TokenLimit []string
 }
 
 // TokenSource says where a Record's OutputTokens came from.
@@ -249,7 +255,8 @@ func (c *Client) Do(ctx context.Context, t Target, r Request) Record {
 type chatBody struct {
 	Model               string        `json:"model"`
 	Messages            []Message     `json:"messages"`
-	MaxCompletionTokens int           `json:"max_completion_tokens"`
+	MaxCompletionTokens *int          `json:"max_completion_tokens,omitempty"`
+	MaxTokens           *int          `json:"max_tokens,omitempty"`
 	Stream              bool          `json:"stream"`
 	StreamOptions       streamOptions `json:"stream_options"`
 	IgnoreEOS           bool          `json:"ignore_eos,omitempty"`
@@ -282,14 +289,28 @@ func requestBody(model string, r Request) (path string, body []byte, err error) 
 			messages = []Message{{Role: "user", Content: r.Prompt.Text}}
 		}
 		path = "/v1/chat/completions"
-		body, err = json.Marshal(chatBody{
-			Model:               model,
-			Messages:            messages,
-			MaxCompletionTokens: maxTokens,
-			Stream:              true,
-			StreamOptions:       opts,
-			IgnoreEOS:           r.IgnoreEOS,
-		})
+		cb := chatBody{
+			Model:         model,
+			Messages:      messages,
+			Stream:        true,
+			StreamOptions: opts,
+			IgnoreEOS:     r.IgnoreEOS,
+		}
+		fields := r.TokenLimit
+		if len(fields) == 0 {
+			fields = []string{"max_completion_tokens"}
+		}
+		for _, f := range fields {
+			switch f {
+			case "max_completion_tokens":
+				cb.MaxCompletionTokens = &maxTokens
+			case "max_tokens":
+				cb.MaxTokens = &maxTokens
+			default:
+				return "", nil, fmt.Errorf("unknown token-limit field %q", f)
+			}
+		}
+		body, err = json.Marshal(cb)
 	case APICompletions:
 		text := r.Prompt.Text
 		if text == "" && len(r.Prompt.Messages) > 0 {

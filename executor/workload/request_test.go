@@ -549,6 +549,16 @@ func TestRequestBodyOptions(t *testing.T) {
 			want: `{"ignore_eos":true,"max_completion_tokens":7,"messages":[{"role":"system","content":"s"},{"role":"user","content":"u"}],"model":"m","stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":true},"temperature":0}`,
 		},
 		{
+			name: "chat limited in both fields, for an engine that honours only max_tokens",
+			req:  Request{API: APIChat, MaxTokens: 48, Prompt: Prompt{Text: "u"}, Options: Options{TokenLimit: []string{"max_completion_tokens", "max_tokens"}}},
+			want: `{"model":"m","messages":[{"role":"user","content":"u"}],"max_completion_tokens":48,"max_tokens":48,"stream":true,"stream_options":{"include_usage":true}}`,
+		},
+		{
+			name: "chat limited in max_tokens only",
+			req:  Request{API: APIChat, MaxTokens: 48, Prompt: Prompt{Text: "u"}, Options: Options{TokenLimit: []string{"max_tokens"}}},
+			want: `{"model":"m","messages":[{"role":"user","content":"u"}],"max_tokens":48,"stream":true,"stream_options":{"include_usage":true}}`,
+		},
+		{
 			name: "completions with the dataset's output length",
 			req:  Request{API: APICompletions, MaxTokens: 8, Prompt: Prompt{Text: "p", OutputTokens: 3}},
 			want: `{"model":"m","prompt":"p","max_tokens":3,"stream":true,"stream_options":{"include_usage":true}}`,

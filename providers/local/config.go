@@ -4,12 +4,13 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/benchform/benchform/engines"
 )
 
 // DefaultReadyTimeout bounds the wait for a server to answer when its
@@ -25,7 +26,7 @@ const sensitive = "(sensitive)"
 
 // serverConfig is what the provider reads of a server block.
 type serverConfig struct {
-	engine       string // "vllm" or "sglang"
+	engine       *engines.Engine // one benchform can start
 	model        string
 	servedName   string // "" when not set
 	apiKey       string // "" when not set
@@ -38,10 +39,7 @@ type serverConfig struct {
 
 // servedModel is the name the server lists and requests carry.
 func (c serverConfig) servedModel() string {
-	if c.servedName != "" {
-		return c.servedName
-	}
-	return c.model
+	return c.engine.ServedModel(c.model, c.servedName)
 }
 
 // decodeServer reads a server configuration that must be wholly known.
@@ -78,14 +76,13 @@ func decodeServerPartial(v cty.Value) (serverConfig, map[string]bool, error) {
 	d := decoder{obj: v, unknown: unknown}
 
 	if s, ok := d.str("engine", false); ok {
-		switch s {
-		case "vllm", "sglang":
-			c.engine = s
-		default:
-			d.fail("engine: the local provider starts \"vllm\" or \"sglang\" servers, not %q", s)
+		if e, known := engines.Lookup(s); known && e.Launch != nil {
+			c.engine = e
+		} else {
+			d.fail("engine: the local provider cannot start a %q server", s)
 		}
 	} else if !unknown["engine"] {
-		d.fail("engine: must be set to \"vllm\" or \"sglang\"")
+		d.fail("engine: must name the engine to start")
 	}
 	if s, ok := d.str("model", false); ok && s != "" {
 		c.model = s
@@ -277,37 +274,21 @@ func firstKey(m map[string]bool) string {
 	return first
 }
 
-// command is the argv that starts the server, executable first. Each
-// argument is its own element and no shell is involved, so arguments with
-// spaces or quotes reach the engine as written. Arguments from args come
-// last, where the engines' argument parsers let them override the flags
-// set here (--host 0.0.0.0, say).
-func command(c serverConfig, port int) []string {
-	exe := c.executable
-	var argv []string
-	switch c.engine {
-	case "vllm":
-		if exe == "" {
-			exe = "vllm"
-		}
-		// The model is positional: vllm serve deprecates --model.
-		argv = []string{exe, "serve", c.model, "--host", loopback, "--port", strconv.Itoa(port)}
-	case "sglang":
-		if exe == "" {
-			exe = "python3"
-		}
-		// SGLang serves /metrics only when asked; telemetry reads it.
-		argv = []string{exe, "-m", "sglang.launch_server", "--model-path", c.model, "--host", loopback, "--port", strconv.Itoa(port), "--enable-metrics"}
-	default:
-		return nil
+// command is the argv that starts the server, executable first, and what
+// its environment needs besides the configuration's env. Each argument is
+// its own element and no shell is involved, so arguments with spaces or
+// quotes reach the engine as written.
+func command(c serverConfig, port int) (argv []string, env map[string]string) {
+	cmd := engines.Command{
+		Executable: c.executable,
+		Model:      c.model,
+		ServedName: c.servedName,
+		Host:       loopback,
+		Port:       port,
+		APIKey:     c.apiKey,
+		Args:       c.args,
 	}
-	if c.servedName != "" {
-		argv = append(argv, "--served-model-name", c.servedName)
-	}
-	if c.apiKey != "" {
-		argv = append(argv, "--api-key", c.apiKey)
-	}
-	return append(argv, c.args...)
+	return c.engine.Argv(cmd), c.engine.Environment(cmd, c.apiKey)
 }
 
 // redactArgv returns argv as it may be stored and shown: the API key and

@@ -10,9 +10,11 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/zclconf/go-cty/cty"
 	ctyjson "github.com/zclconf/go-cty/cty/json"
 
+	"github.com/benchform/benchform/engines"
 	"github.com/benchform/benchform/providers"
 )
 
@@ -101,6 +103,14 @@ func attrsJSON(t *testing.T, v cty.Value) string {
 	return string(b)
 }
 
+func engine(name string) *engines.Engine {
+	e, ok := engines.Lookup(name)
+	if !ok {
+		panic("no engine " + name)
+	}
+	return e
+}
+
 func TestCommand(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -108,41 +118,45 @@ func TestCommand(t *testing.T) {
 		port      int
 		want      []string
 		wantShown []string // nil: as want
+		// wantEnv is what the engine's environment gets: vLLM reads its
+		// key from there, out of the process listing.
+		wantEnv map[string]string
 	}{
 		{
 			name: "vllm",
-			cfg:  serverConfig{engine: "vllm", model: "Qwen/Qwen2.5-7B-Instruct"},
+			cfg:  serverConfig{engine: engine("vllm"), model: "Qwen/Qwen2.5-7B-Instruct"},
 			port: 8000,
 			want: []string{"vllm", "serve", "Qwen/Qwen2.5-7B-Instruct", "--host", "127.0.0.1", "--port", "8000"},
 		},
 		{
 			name: "vllm with everything",
 			cfg: serverConfig{
-				engine: "vllm", model: "/models/my model", servedName: "chat", apiKey: "k3y-secret", executable: "/opt/venv/bin/vllm",
+				engine: engine("vllm"), model: "/models/my model", servedName: "chat", apiKey: "k3y-secret", executable: "/opt/venv/bin/vllm",
 				args: []string{"--max-model-len", "8192", "--chat-template", `{{ "it's" }} a b`, "--hf-token", "hf_abc", "--override-generation-config={\"x\": 1}"},
 			},
 			port: 41000,
 			want: []string{
 				"/opt/venv/bin/vllm", "serve", "/models/my model", "--host", "127.0.0.1", "--port", "41000",
-				"--served-model-name", "chat", "--api-key", "k3y-secret",
+				"--served-model-name", "chat",
 				"--max-model-len", "8192", "--chat-template", `{{ "it's" }} a b`, "--hf-token", "hf_abc", "--override-generation-config={\"x\": 1}",
 			},
 			wantShown: []string{
 				"/opt/venv/bin/vllm", "serve", "/models/my model", "--host", "127.0.0.1", "--port", "41000",
-				"--served-model-name", "chat", "--api-key", "(sensitive)",
+				"--served-model-name", "chat",
 				"--max-model-len", "8192", "--chat-template", `{{ "it's" }} a b`, "--hf-token", "(sensitive)", "--override-generation-config={\"x\": 1}",
 			},
+			wantEnv: map[string]string{"VLLM_API_KEY": "k3y-secret"},
 		},
 		{
 			name: "sglang",
-			cfg:  serverConfig{engine: "sglang", model: "Qwen/Qwen2.5-7B-Instruct"},
+			cfg:  serverConfig{engine: engine("sglang"), model: "Qwen/Qwen2.5-7B-Instruct"},
 			port: 30000,
 			want: []string{"python3", "-m", "sglang.launch_server", "--model-path", "Qwen/Qwen2.5-7B-Instruct", "--host", "127.0.0.1", "--port", "30000", "--enable-metrics"},
 		},
 		{
 			name: "sglang with everything",
 			cfg: serverConfig{
-				engine: "sglang", model: "m", servedName: "chat", apiKey: "k3y-secret", executable: "/opt/venv/bin/python",
+				engine: engine("sglang"), model: "m", servedName: "chat", apiKey: "k3y-secret", executable: "/opt/venv/bin/python",
 				args: []string{"--tp", "2", "--api-key=other", "--mem-fraction-static", "0.8"},
 			},
 			port: 30001,
@@ -157,23 +171,27 @@ func TestCommand(t *testing.T) {
 		},
 		{
 			name:      "key inside another argument",
-			cfg:       serverConfig{engine: "vllm", model: "m", apiKey: "k3y-secret", args: []string{"--middleware", "auth:k3y-secret"}},
+			cfg:       serverConfig{engine: engine("vllm"), model: "m", apiKey: "k3y-secret", args: []string{"--middleware", "auth:k3y-secret"}},
 			port:      1,
-			want:      []string{"vllm", "serve", "m", "--host", "127.0.0.1", "--port", "1", "--api-key", "k3y-secret", "--middleware", "auth:k3y-secret"},
-			wantShown: []string{"vllm", "serve", "m", "--host", "127.0.0.1", "--port", "1", "--api-key", "(sensitive)", "--middleware", "auth:(sensitive)"},
+			want:      []string{"vllm", "serve", "m", "--host", "127.0.0.1", "--port", "1", "--middleware", "auth:k3y-secret"},
+			wantShown: []string{"vllm", "serve", "m", "--host", "127.0.0.1", "--port", "1", "--middleware", "auth:(sensitive)"},
+			wantEnv:   map[string]string{"VLLM_API_KEY": "k3y-secret"},
 		},
 		{
 			name: "flags that merely mention tokens are shown",
-			cfg:  serverConfig{engine: "vllm", model: "m", args: []string{"--max-num-batched-tokens", "8192", "--tokenizer", "t"}},
+			cfg:  serverConfig{engine: engine("vllm"), model: "m", args: []string{"--max-num-batched-tokens", "8192", "--tokenizer", "t"}},
 			port: 2,
 			want: []string{"vllm", "serve", "m", "--host", "127.0.0.1", "--port", "2", "--max-num-batched-tokens", "8192", "--tokenizer", "t"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := command(tt.cfg, tt.port)
+			got, env := command(tt.cfg, tt.port)
 			if diff := cmp.Diff(tt.want, got); diff != "" {
 				t.Errorf("command (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tt.wantEnv, env, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("environment (-want +got):\n%s", diff)
 			}
 			wantShown := tt.wantShown
 			if wantShown == nil {
@@ -192,7 +210,7 @@ func TestDecodeServerErrors(t *testing.T) {
 		set  map[string]cty.Value
 		want string
 	}{
-		{"engine", map[string]cty.Value{"engine": cty.StringVal("tgi")}, `local: engine: the local provider starts "vllm" or "sglang" servers, not "tgi"`},
+		{"engine", map[string]cty.Value{"engine": cty.StringVal("openai")}, `local: engine: the local provider cannot start a "openai" server`},
 		{"no model", map[string]cty.Value{"model": cty.NullVal(cty.String)}, "local: model: must name the model to serve"},
 		{"ready_timeout", map[string]cty.Value{"ready_timeout": cty.StringVal("soon")}, `local: ready_timeout: invalid duration "soon"`},
 		{"negative ready_timeout", map[string]cty.Value{"ready_timeout": cty.StringVal("-1s")}, "local: ready_timeout: must be positive, got -1s"},
@@ -249,7 +267,7 @@ func TestPlan(t *testing.T) {
 				"port":     cty.NumberIntVal(8000),
 				"endpoint": cty.StringVal("http://127.0.0.1:8000"),
 				"command": stringList([]string{"vllm", "serve", "Qwen/Qwen2.5-0.5B-Instruct", "--host", "127.0.0.1", "--port", "8000",
-					"--served-model-name", "chat", "--api-key", "(sensitive)"}),
+					"--served-model-name", "chat"}),
 			},
 		},
 		{

@@ -1,8 +1,8 @@
 // Package local is the provider for pod "local": this machine, with
-// nothing rented. A pod with provider = "local" always exists; a vllm or
-// sglang server placed on it is started here as a process with the engine's
-// own command line (`vllm serve …`, `python3 -m sglang.launch_server …`),
-// listening on 127.0.0.1.
+// nothing rented. A pod with provider = "local" always exists; a server
+// placed on it is started here as a process with its engine's own command
+// line (`vllm serve …`, `python3 -m sglang.launch_server …`; package engines
+// holds them), listening on 127.0.0.1.
 //
 // A server outlives the benchform process that started it: apply starts it,
 // a later apply finds it running and reuses it, destroy stops it. It runs in
@@ -18,7 +18,7 @@
 // nor the record holds the start time, a variable in the server's
 // environment carrying its name identifies it.
 //
-// The package imports nothing of the project but providers. Process
+// The package imports nothing of the project but providers and engines. Process
 // inspection reads /proc and works fully on Linux; elsewhere on Unix a
 // reused pid cannot be told apart, and other systems cannot start servers.
 package local

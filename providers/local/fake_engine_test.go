@@ -90,6 +90,9 @@ func parseEngineArgs(args []string) (engineArgs, error) {
 		}
 		*dst = value
 	}
+	if a.engine == "vllm" && a.apiKey == "" {
+		a.apiKey = os.Getenv("VLLM_API_KEY")
+	}
 	if a.model == "" || a.port == "" || a.host == "" {
 		return a, errors.New("model, --host and --port are required")
 	}

@@ -125,7 +125,8 @@ func (p *Provider) Plan(ctx context.Context, req providers.PlanRequest) (provide
 		planned["port"] = cty.NumberIntVal(int64(c.port))
 		planned["endpoint"] = cty.StringVal(endpointURL(c.port))
 		if len(unknown) == 0 {
-			planned["command"] = stringList(redactArgv(command(c, c.port), c.apiKey))
+			argv, _ := command(c, c.port)
+			planned["command"] = stringList(redactArgv(argv, c.apiKey))
 		}
 	}
 	return providers.PlanResponse{Planned: cty.ObjectVal(planned)}, nil
@@ -312,7 +313,7 @@ func (p *Provider) Connect(ctx context.Context, req providers.ConnectRequest) (p
 		// State is behind the record after an interrupted update.
 		pid, start, endpoint, model = rec.PID, rec.StartTime, rec.Endpoint, rec.Model
 	}
-	if model == "" {
+	if model == "" && c.engine != nil {
 		model = c.servedModel()
 	}
 	logFile := p.logPath(name)
@@ -332,7 +333,7 @@ func (p *Provider) Connect(ctx context.Context, req providers.ConnectRequest) (p
 		return true, "it exited"
 	}
 	err = p.waitReady(ctx, readiness{
-		engine: engineName(c.engine), pid: pid, endpoint: endpoint, key: c.apiKey, model: model,
+		engine: c.engine, pid: pid, endpoint: endpoint, key: c.apiKey, model: model,
 		timeout: c.readyTimeout, exited: exited,
 	})
 	if err != nil {
@@ -526,11 +527,4 @@ var attrTypes = map[string]cty.Type{
 	"port":       cty.Number,
 	"started_at": cty.String,
 	"start_time": cty.String,
-}
-
-func engineName(engine string) string {
-	if engine == "" {
-		return "the server"
-	}
-	return engine
 }

@@ -127,7 +127,7 @@ func TestCreateConnect(t *testing.T) {
 				t.Fatal(err)
 			}
 			port := attrInt(st.Attrs, "port")
-			want := command(c, port)
+			want, _ := command(c, port)
 			var got []string
 			b, err := os.ReadFile(argvFile)
 			if err != nil {

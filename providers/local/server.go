@@ -16,6 +16,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/benchform/benchform/engines"
 	"github.com/benchform/benchform/providers"
 	"github.com/benchform/benchform/providers/probe"
 )
@@ -132,7 +133,7 @@ func (p *Provider) start(ctx context.Context, name string, c serverConfig, port 
 	if !portFree(port) {
 		return nil, fmt.Errorf("local: port %d on %s is in use; stop what listens there or set another port", port, loopback)
 	}
-	argv := command(c, port)
+	argv, engineEnv := command(c, port)
 	shown := redactArgv(argv, c.apiKey)
 	logFile := p.logPath(name)
 	// Appended to, not truncated: the log of a server restarted by Update
@@ -152,7 +153,7 @@ func (p *Provider) start(ctx context.Context, name string, c serverConfig, port 
 	}
 
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = environ(c.env, name)
+	cmd.Env = environ(c.env, engineEnv, name)
 	// The engine writes to the file itself, not through a pipe of
 	// benchform's, so it keeps logging after benchform exits.
 	cmd.Stdout, cmd.Stderr = f, f
@@ -161,7 +162,7 @@ func (p *Provider) start(ctx context.Context, name string, c serverConfig, port 
 	_ = f.Close()
 	if err != nil {
 		// exec's errors name the executable, never the arguments.
-		return nil, fmt.Errorf("local: start %s: %w (install the engine or set executable)", c.engine, err)
+		return nil, fmt.Errorf("local: start %s: %w (install the engine or set executable)", c.engine.Name, err)
 	}
 	pid := cmd.Process.Pid
 	ch := &child{done: make(chan struct{})}
@@ -173,7 +174,7 @@ func (p *Provider) start(ctx context.Context, name string, c serverConfig, port 
 	rec := &record{
 		PID:       pid,
 		StartTime: inspect(pid).start,
-		Engine:    c.engine,
+		Engine:    c.engine.Name,
 		Command:   shown,
 		LogFile:   logFile,
 		Endpoint:  endpointURL(port),
@@ -233,18 +234,22 @@ func (p *Provider) start(ctx context.Context, name string, c serverConfig, port 
 }
 
 // environ is benchform's environment with the configuration's variables
-// on top and the marker that identifies the server's processes.
-func environ(env map[string]string, name string) []string {
+// on top, then what the engine needs (its key, its address), and the
+// marker that identifies the server's processes. Later entries win in
+// exec's environment, so benchform's own settings cannot be overridden by
+// mistake.
+func environ(env, engineEnv map[string]string, name string) []string {
 	out := os.Environ()
-	keys := make([]string, 0, len(env))
-	for k := range env {
-		keys = append(keys, k)
+	for _, m := range []map[string]string{env, engineEnv} {
+		keys := make([]string, 0, len(m))
+		for k := range m {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			out = append(out, k+"="+m[k])
+		}
 	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		out = append(out, k+"="+env[k])
-	}
-	// Later entries win in exec's environment.
 	return append(out, markerEnv+"="+name)
 }
 
@@ -309,7 +314,7 @@ func readTail(path string, offset int64, secrets []string) string {
 
 // readiness describes one wait for a server.
 type readiness struct {
-	engine   string
+	engine   *engines.Engine
 	pid      int
 	endpoint string
 	key      string
@@ -336,10 +341,10 @@ func (p *Provider) waitReady(ctx context.Context, w readiness) error {
 			return nil
 		}
 		if done, how := w.exited(); done {
-			return fmt.Errorf("local: %s exited before it was ready (%s)", w.engine, how)
+			return fmt.Errorf("local: %s exited before it was ready (%s)", w.engine.Name, how)
 		}
 		if fatal {
-			return fmt.Errorf("local: %s is up but %s", w.engine, status)
+			return fmt.Errorf("local: %s is up but %s", w.engine.Name, status)
 		}
 		now := time.Now()
 		if w.progress != nil && (status != lastStatus || now.Sub(lastReport) >= progressEvery) {
@@ -347,23 +352,32 @@ func (p *Provider) waitReady(ctx context.Context, w readiness) error {
 			lastStatus, lastReport = status, now
 		}
 		if !now.Before(deadline) || poll >= maxPolls {
-			return fmt.Errorf("local: %s not ready after %s (last check: %s)", w.engine, w.timeout, status)
+			return fmt.Errorf("local: %s not ready after %s (last check: %s)", w.engine.Name, w.timeout, status)
 		}
 		timer.Reset(min(p.s.PollInterval, deadline.Sub(now)))
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("local: waiting for %s: %w", w.engine, ctx.Err())
+			return fmt.Errorf("local: waiting for %s: %w", w.engine.Name, ctx.Err())
 		case <-timer.C:
 		}
 	}
 }
 
-// probe checks a server once. fatal is set for answers that waiting will
-// not change: a refused key, a model that is not served.
+// probe checks a server once, and fetches its model first if its engine
+// serves models only once pulled. fatal is set for answers that waiting
+// will not change: a refused key, a model that is not served or cannot be
+// pulled.
 func (p *Provider) probe(ctx context.Context, w readiness, deadline time.Time) (ready bool, status string, fatal bool) {
 	ctx, cancel := context.WithDeadline(ctx, deadline.Add(time.Second))
 	defer cancel()
-	r := probe.Check(ctx, probe.Options{Client: p.client, BaseURL: w.endpoint, APIKey: w.key, Model: w.model})
+	o := probe.Options{Client: p.client, BaseURL: w.endpoint, APIKey: w.key, Model: w.model, Engine: w.engine}
+	r := probe.Check(ctx, o)
+	if r.Pull {
+		if err := probe.Pull(ctx, o, w.progress); err != nil {
+			return false, err.Error(), ctx.Err() == nil
+		}
+		r = probe.Check(ctx, o)
+	}
 	return r.Ready, r.Status, r.Fatal
 }
 

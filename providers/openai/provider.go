@@ -16,6 +16,7 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/benchform/benchform/engines"
 	"github.com/benchform/benchform/providers"
 	"github.com/benchform/benchform/providers/probe"
 )
@@ -40,6 +41,9 @@ type endpointConfig struct {
 	endpoint string
 	model    string // "" when the configuration names none
 	apiKey   string
+	// engine is what runs at the endpoint, as far as the configuration
+	// says: it knows where the server answers and how it names models.
+	engine *engines.Engine
 }
 
 func decodeConfig(v cty.Value) (endpointConfig, bool) {
@@ -56,10 +60,15 @@ func decodeConfig(v cty.Value) (endpointConfig, bool) {
 		}
 		return a.AsString()
 	}
+	e, ok := engines.Lookup(str("engine"))
+	if !ok {
+		e = engines.Generic()
+	}
 	return endpointConfig{
 		endpoint: strings.TrimSuffix(str("endpoint"), "/"),
 		model:    str("model"),
 		apiKey:   str("api_key"),
+		engine:   e,
 	}, true
 }
 
@@ -137,10 +146,14 @@ func (p *Provider) check(ctx context.Context, cfg endpointConfig) (string, error
 	if err != nil || base.Host == "" {
 		return "", fmt.Errorf("endpoint %q is not a URL", cfg.endpoint)
 	}
-	r := probe.Check(ctx, probe.Options{Client: p.client, BaseURL: cfg.endpoint, APIKey: cfg.apiKey, Model: cfg.model, HealthOptional: true})
+	r := probe.Check(ctx, probe.Options{Client: p.client, BaseURL: cfg.endpoint, APIKey: cfg.apiKey, Model: cfg.model, Engine: cfg.engine})
 	switch {
 	case r.Ready:
 		return r.Model, nil
+	case r.Pull:
+		// The server is not benchform's to change: fetching a model is
+		// its owner's call.
+		return "", fmt.Errorf("endpoint %s has not pulled model %q; pull it there first (it serves %s)", redactURL(base), cfg.model, listed(r.Models))
 	case r.Unreachable:
 		return "", fmt.Errorf("endpoint %s is unreachable: %s", redactURL(base), r.Status)
 	case r.Fatal && len(r.Models) == 0:
@@ -148,6 +161,13 @@ func (p *Provider) check(ctx context.Context, cfg endpointConfig) (string, error
 	default:
 		return "", fmt.Errorf("endpoint %s %s", redactURL(base), r.Status)
 	}
+}
+
+func listed(models []string) string {
+	if len(models) == 0 {
+		return "no model yet"
+	}
+	return strings.Join(models, ", ")
 }
 
 func redactURL(u *url.URL) string {

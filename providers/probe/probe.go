@@ -1,7 +1,8 @@
 // Package probe asks an OpenAI-compatible server whether it serves a
-// model: GET /health, then GET /v1/models. The providers that start
-// servers, and the one that checks existing endpoints, all wait on the same
-// two answers, so they read them the same way here.
+// model: its health path, then its model list, where and as its engine
+// answers them (package engines). The providers that start servers, and
+// the one that checks existing endpoints, all wait on the same two
+// answers, so they read them the same way here.
 package probe
 
 import (
@@ -16,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/benchform/benchform/engines"
 )
 
 // Options say which server to ask and what it must serve.
@@ -26,11 +29,11 @@ type Options struct {
 	BaseURL string
 	// APIKey, when set, is sent as a bearer token.
 	APIKey string
-	// Model must be listed; empty accepts whatever the server lists first.
+	// Model must be listed, as the engine matches names; empty accepts
+	// whatever the server lists first.
 	Model string
-	// HealthOptional accepts a 404 from /health: servers other than vLLM
-	// and SGLang may have none.
-	HealthOptional bool
+	// Engine says where the server answers and how it names models.
+	Engine *engines.Engine
 	// Header is added to both requests (a User-Agent, say).
 	Header http.Header
 }
@@ -39,8 +42,12 @@ type Options struct {
 type Result struct {
 	// Ready is set when /health answered and /v1/models lists the model.
 	Ready bool
-	// Model is the model found: Options.Model, or the first listed.
+	// Model is the listed id that serves Options.Model, or the first
+	// listed.
 	Model string
+	// Pull is set when the model is not listed yet but the engine fetches
+	// models on request (engines.Launch.Pull): Pull it, then ask again.
+	Pull bool
 	// Fatal is set for answers that waiting will not change: a refused
 	// key, or a server that lists models but not this one.
 	Fatal bool
@@ -56,22 +63,25 @@ type Result struct {
 
 // Check asks the server once.
 func Check(ctx context.Context, o Options) Result {
-	code, _, err := get(ctx, o, "/health")
-	switch {
-	case err != nil:
-		return Result{Unreachable: true, Status: "/health: " + err.Error()}
-	case code == http.StatusNotFound && o.HealthOptional:
-	case code != http.StatusOK:
-		return Result{Status: fmt.Sprintf("/health answered %d", code)}
+	e := o.Engine
+	if e.Health != "" {
+		code, _, err := get(ctx, o, e.Health)
+		switch {
+		case err != nil:
+			return Result{Unreachable: true, Status: e.Health + ": " + err.Error()}
+		case code == http.StatusNotFound && e.HealthOptional:
+		case code != http.StatusOK:
+			return Result{Status: fmt.Sprintf("%s answered %d", e.Health, code)}
+		}
 	}
-	code, body, err := get(ctx, o, "/v1/models")
+	code, body, err := get(ctx, o, e.Models)
 	switch {
 	case err != nil:
-		return Result{Unreachable: true, Status: "/v1/models: " + err.Error()}
+		return Result{Unreachable: true, Status: e.Models + ": " + err.Error()}
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
-		return Result{Fatal: true, Status: fmt.Sprintf("refuses the API key (/v1/models answered %d)", code)}
+		return Result{Fatal: true, Status: fmt.Sprintf("refuses the API key (%s answered %d)", e.Models, code)}
 	case code != http.StatusOK:
-		return Result{Status: fmt.Sprintf("/v1/models answered %d", code)}
+		return Result{Status: fmt.Sprintf("%s answered %d", e.Models, code)}
 	}
 	var list struct {
 		Data []struct {
@@ -79,21 +89,20 @@ func Check(ctx context.Context, o Options) Result {
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &list); err != nil {
-		return Result{Status: "/v1/models: field data: not an OpenAI model list"}
+		return Result{Status: e.Models + ": field data: not an OpenAI model list"}
 	}
 	var r Result
 	for _, m := range list.Data {
 		r.Models = append(r.Models, m.ID)
-		if o.Model != "" && m.ID == o.Model {
-			r.Ready, r.Model = true, m.ID
-		}
 	}
+	r.Model, r.Ready = e.Match(o.Model, r.Models)
 	switch {
 	case r.Ready:
+	case e.Launch != nil && e.Launch.Pull != "" && o.Model != "":
+		r.Pull = true
+		r.Status = fmt.Sprintf("model %q not pulled yet", o.Model)
 	case len(r.Models) == 0:
-		r.Status = "/v1/models lists no model yet"
-	case o.Model == "":
-		r.Ready, r.Model = true, r.Models[0]
+		r.Status = e.Models + " lists no model yet"
 	default:
 		quoted := make([]string, len(r.Models))
 		sorted := append([]string(nil), r.Models...)
@@ -106,6 +115,90 @@ func Check(ctx context.Context, o Options) Result {
 	}
 	sort.Strings(r.Models)
 	return r
+}
+
+// Pull asks the server to fetch the model (engines.Launch.Pull) and waits
+// until it has, which for a large model takes minutes: ctx bounds it. The
+// answer streams one JSON object per line; progress hears of each status
+// it reports, the last line says whether the pull succeeded.
+func Pull(ctx context.Context, o Options, progress func(string)) error {
+	path := o.Engine.Launch.Pull
+	body, _ := json.Marshal(map[string]any{"model": o.Model, "stream": true})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(o.BaseURL, "/")+path, strings.NewReader(string(body)))
+	if err != nil {
+		return errors.New("invalid server address")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, vs := range o.Header {
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
+	if o.APIKey != "" {
+		req.Header.Set("Authorization", "Bearer "+o.APIKey)
+	}
+	// The pull outlasts any per-request timeout of the client, whose
+	// transport is reused; ctx alone bounds it.
+	client := http.Client{Transport: transport(o.Client)}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("pull %s: %w", o.Model, plainError(err))
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+		return fmt.Errorf("pull %s: %s answered %d: %s", o.Model, path, resp.StatusCode, strings.TrimSpace(string(b)))
+	}
+	dec := json.NewDecoder(io.LimitReader(resp.Body, 64<<20))
+	last, said := "", ""
+	for {
+		var line struct {
+			Status    string `json:"status"`
+			Error     string `json:"error"`
+			Total     int64  `json:"total"`
+			Completed int64  `json:"completed"`
+		}
+		if err := dec.Decode(&line); err == io.EOF {
+			break
+		} else if err != nil {
+			return fmt.Errorf("pull %s: %s: %w", o.Model, path, plainError(err))
+		}
+		if line.Error != "" {
+			return fmt.Errorf("pull %s: %s", o.Model, line.Error)
+		}
+		last = line.Status
+		// A line comes with every few kilobytes: progress hears of a new
+		// status or of ten more percent.
+		msg := "pulling " + o.Model + ": " + line.Status
+		if line.Total > 0 {
+			msg += fmt.Sprintf(" %d%%", line.Completed*10/line.Total*10)
+		}
+		if progress != nil && line.Status != "" && msg != said {
+			progress(msg)
+			said = msg
+		}
+	}
+	if last != "success" {
+		return fmt.Errorf("pull %s: the answer ended without success (last status %q)", o.Model, last)
+	}
+	return nil
+}
+
+func transport(c *http.Client) http.RoundTripper {
+	if c != nil && c.Transport != nil {
+		return c.Transport
+	}
+	return http.DefaultTransport
+}
+
+// plainError drops the URL from a transport error; the caller names the
+// server, and the URL may carry credentials.
+func plainError(err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		return uerr.Err
+	}
+	return err
 }
 
 // get makes one GET. Its errors leave out the URL, which the caller

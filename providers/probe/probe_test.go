@@ -7,7 +7,18 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/benchform/benchform/engines"
 )
+
+func engine(t *testing.T, name string) *engines.Engine {
+	t.Helper()
+	e, ok := engines.Lookup(name)
+	if !ok {
+		t.Fatalf("no engine %q", name)
+	}
+	return e
+}
 
 func TestCheck(t *testing.T) {
 	server := func(health int, models string, key string) *httptest.Server {
@@ -39,7 +50,7 @@ func TestCheck(t *testing.T) {
 		{"model listed", server(200, list, ""), "", Options{Model: "llama"}, Result{Ready: true, Model: "llama", Models: []string{"llama", "qwen"}}},
 		{"first model when none asked", server(200, list, ""), "", Options{}, Result{Ready: true, Model: "qwen", Models: []string{"llama", "qwen"}}},
 		{"still loading", server(503, list, ""), "", Options{Model: "qwen"}, Result{Status: "/health answered 503"}},
-		{"no /health where it is optional", server(404, list, ""), "", Options{Model: "qwen", HealthOptional: true}, Result{Ready: true, Model: "qwen", Models: []string{"llama", "qwen"}}},
+		{"no /health where it is optional", server(404, list, ""), "", Options{Model: "qwen", Engine: engine(t, "openai")}, Result{Ready: true, Model: "qwen", Models: []string{"llama", "qwen"}}},
 		{"no /health where it is required", server(404, list, ""), "", Options{Model: "qwen"}, Result{Status: "/health answered 404"}},
 		{"model not served", server(200, list, ""), "", Options{Model: "mistral"}, Result{Fatal: true, Status: `does not serve model "mistral"; it serves "llama", "qwen"`, Models: []string{"llama", "qwen"}}},
 		{"no model yet", server(200, `{"data":[]}`, ""), "", Options{Model: "qwen"}, Result{Status: "/v1/models lists no model yet"}},
@@ -50,12 +61,15 @@ func TestCheck(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.opts.BaseURL = tt.srv.URL
+			if tt.opts.Engine == nil {
+				tt.opts.Engine = engine(t, "vllm")
+			}
 			if diff := cmp.Diff(tt.want, Check(context.Background(), tt.opts)); diff != "" {
 				t.Errorf("Check (-want +got):\n%s", diff)
 			}
 		})
 	}
-	if r := Check(context.Background(), Options{BaseURL: down.URL, Model: "x"}); r.Ready || !r.Unreachable || r.Status == "" || r.Fatal {
+	if r := Check(context.Background(), Options{BaseURL: down.URL, Model: "x", Engine: engine(t, "vllm")}); r.Ready || !r.Unreachable || r.Status == "" || r.Fatal {
 		t.Errorf("unreachable server: %+v", r)
 	}
 }

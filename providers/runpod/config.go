@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/benchform/benchform/engines"
 )
 
 // Defaults of pod and server arguments.
@@ -41,7 +44,7 @@ type podConfig struct {
 
 // serverConfig is what the provider reads of a server block.
 type serverConfig struct {
-	engine          string
+	engine          *engines.Engine // nil until decoded
 	model           string
 	servedModelName string
 	apiKey          string
@@ -62,21 +65,25 @@ type podRef struct {
 
 // servedModel is the name requests carry and /v1/models lists.
 func (s *serverConfig) servedModel() string {
-	if s.servedModelName != "" {
-		return s.servedModelName
+	if s.engine == nil {
+		return s.model
 	}
-	return s.model
+	return s.engine.ServedModel(s.model, s.servedModelName)
 }
 
 // listenPort is the port the engine listens on inside the container.
 func (s *serverConfig) listenPort() int {
-	if s.port != 0 {
+	if s.port != 0 || s.engine == nil || s.engine.Launch == nil {
 		return s.port
 	}
-	if s.engine == "sglang" {
-		return 30000
+	return s.engine.Launch.Port
+}
+
+func (s *serverConfig) engineName() string {
+	if s.engine == nil {
+		return ""
 	}
-	return 8000
+	return s.engine.Name
 }
 
 // decoder reads attributes of a configuration. With allowUnknown (Plan),
@@ -262,7 +269,6 @@ var (
 	envName   = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 	portSpec  = regexp.MustCompile(`^([0-9]{1,5})/(http|tcp)$`)
 	reservedE = map[string]string{
-		"VLLM_API_KEY":          "set the server's api_key instead",
 		"BENCHFORM_API_KEY":     "benchform sets it to the server's API key",
 		"BENCHFORM_GPU_SIDECAR": "benchform sets it",
 		"BENCHFORM_GPU_PORT":    "benchform sets it",
@@ -313,7 +319,6 @@ func decodePod(cfg cty.Value, allowUnknown bool) (podConfig, *decoder) {
 	}
 	if m, ok := d.strMap(cfg, "env"); ok {
 		p.env = m
-		checkEnv(d, "env", m)
 	}
 	if l, ok := d.strList(cfg, "ports"); ok {
 		p.ports = l
@@ -342,6 +347,11 @@ func decodePod(cfg cty.Value, allowUnknown bool) (podConfig, *decoder) {
 	} else if !d.unknown["server"] && p.image == "" && !d.unknown["image"] {
 		d.fail("image: a pod with no server on it needs an image to run")
 	}
+	var placed *engines.Engine
+	if p.server != nil {
+		placed = p.server.engine
+	}
+	checkEnv(d, "env", p.env, placed)
 	return p, d
 }
 
@@ -378,13 +388,14 @@ func decodeServer(cfg cty.Value, allowUnknown bool) (serverConfig, *decoder) {
 // "server." when they are read from a pod's Config.
 func decodeServerFields(d *decoder, v cty.Value, prefix string) serverConfig {
 	var s serverConfig
-	if e, ok := d.str(v, prefix+"engine"); ok {
-		s.engine = e
-		if e != "vllm" && e != "sglang" {
-			d.fail("%sengine: a server on a RunPod pod runs \"vllm\" or \"sglang\", got %q", prefix, e)
+	if name, ok := d.str(v, prefix+"engine"); ok {
+		if e, known := engines.Lookup(name); known && e.Launch != nil && e.Launch.Image != "" {
+			s.engine = e
+		} else {
+			d.fail("%sengine: a server on a RunPod pod runs an engine with a container image, not %q", prefix, name)
 		}
 	} else if !d.unknown[prefix+"engine"] {
-		d.fail("%sengine: a server on a RunPod pod needs an engine, \"vllm\" or \"sglang\"", prefix)
+		d.fail("%sengine: a server on a RunPod pod needs an engine", prefix)
 	}
 	if m, ok := d.str(v, prefix+"model"); ok && m != "" {
 		s.model = m
@@ -398,7 +409,7 @@ func decodeServerFields(d *decoder, v cty.Value, prefix string) serverConfig {
 	}
 	if m, ok := d.strMap(v, prefix+"env"); ok {
 		s.env = m
-		checkEnv(d, prefix+"env", m)
+		checkEnv(d, prefix+"env", m, s.engine)
 	}
 	s.image, _ = d.str(v, prefix+"image")
 	if n, ok := d.integer(v, prefix+"port", 1, 65535); ok {
@@ -411,18 +422,26 @@ func decodeServerFields(d *decoder, v cty.Value, prefix string) serverConfig {
 	return s
 }
 
-func checkEnv(d *decoder, path string, m map[string]string) {
+// checkEnv refuses invalid names, and the variables benchform sets itself:
+// its own, and those the engine reads its key and settings from.
+func checkEnv(d *decoder, path string, m map[string]string, e *engines.Engine) {
 	names := make([]string, 0, len(m))
 	for k := range m {
 		names = append(names, k)
 	}
 	sort.Strings(names)
+	var engineEnv []string
+	if e != nil && e.Launch != nil {
+		engineEnv = e.EnvNames()
+	}
 	for _, k := range names {
 		if !envName.MatchString(k) {
 			d.fail("%s: %q is not a valid environment variable name", path, k)
 		}
 		if why, ok := reservedE[k]; ok {
 			d.fail("%s: %s cannot be set here: %s", path, k, why)
+		} else if slices.Contains(engineEnv, k) {
+			d.fail("%s: %s cannot be set here: benchform sets it for %s (set the server's api_key for a key of your own)", path, k, e.Name)
 		}
 	}
 }

@@ -1,6 +1,6 @@
 // Package runpod is the provider for GPU pods rented from RunPod and the
-// vLLM or SGLang servers that run on them. It imports only the providers
-// contract; everything RunPod-specific stays here.
+// inference servers that run on them. It imports only the providers
+// contract and the engines table; everything RunPod-specific stays here.
 //
 // # Transport
 //
@@ -48,12 +48,13 @@
 // (default 20m), reporting progress; a container that stops or fails ends
 // the wait at once with the tail of its log.
 //
-// vLLM runs from vllm/vllm-openai, whose ENTRYPOINT is `vllm serve`: args
-// are the model and flags. SGLang runs from lmsysorg/sglang, which passes
-// its command through: args are `bash -c SCRIPT`, the script starting the
-// GPU sidecar in the background and exec-ing the server. RunPod splits args
-// shell-style, so every word is quoted for a POSIX shell (twice for the
-// script).
+// The container is the engine's image (package engines says which). An
+// image whose ENTRYPOINT runs the engine, as vLLM's runs `vllm serve`, gets
+// the rest of the engine's command line as args. An image that runs the
+// command it is given, as SGLang's, gets `bash -c SCRIPT`, the script
+// starting the GPU sidecar in the background and exec-ing the server.
+// RunPod splits args shell-style, so every word is quoted for a POSIX shell
+// (twice for the script).
 //
 // # Server API keys
 //
@@ -64,25 +65,28 @@
 // ~/.config/benchform, file runpod-server-key.secret, mode 0600, created on
 // first use), so that any later benchform process on the same machine
 // derives the same key and can reconnect. The key reaches the container
-// only through its environment (VLLM_API_KEY; for SGLang BENCHFORM_API_KEY,
-// expanded by the shell into --api-key), never through args, which RunPod
-// shows and state stores. An api_key set on the server wins; set one to
-// reach the server from another machine.
+// only through its environment (the variable the engine reads it from,
+// such as VLLM_API_KEY; for an engine that reads none, BENCHFORM_API_KEY,
+// expanded by the shell into its key flag), never through args, which
+// RunPod shows and state stores. An api_key set on the server wins; set
+// one to reach the server from another machine.
 //
 // # GPU telemetry
 //
 // QueryGPU runs nvidia-smi's --query-gpu on a server's pod, by the best
 // transport the image allows:
 //
-//   - SGLang: an HTTP sidecar (Python's standard library, which the image
-//     has) on port 9901/http beside the server, started by the same shell
-//     that starts the server, reached through the proxy with the server's
-//     key. It runs nvidia-smi itself, so every field works.
-//   - vLLM: REST v2 cannot replace an image's ENTRYPOINT, and vLLM's is
-//     `vllm serve`, so nothing can run beside the server. Its answer is
-//     built from RunPod's runtime.gpus (utilisation and memory share,
-//     refreshed at most every 5 s); a field RunPod does not report gets
-//     nvidia-smi's own marker for a missing value, N/A in square brackets.
+//   - An image that runs the command it is given (SGLang's): an HTTP
+//     sidecar (Python's standard library, which the image has) on port
+//     9901/http beside the server, started by the same shell that starts
+//     the server, reached through the proxy with the server's key. It runs
+//     nvidia-smi itself, so every field works.
+//   - An image whose ENTRYPOINT runs the engine (vLLM's): REST v2 cannot
+//     replace an ENTRYPOINT, so nothing can run beside the server. Its
+//     answer is built from RunPod's runtime.gpus (utilisation and memory
+//     share, refreshed at most every 5 s); a field RunPod does not report
+//     gets nvidia-smi's own marker for a missing value, N/A in square
+//     brackets.
 //
 // SSH was not chosen: a Go SSH client needs golang.org/x/crypto, neither
 // image runs sshd, and vLLM's could not be made to start it.

@@ -6,18 +6,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-)
 
-// Engine images used when neither the pod nor the server names one. Tags
-// are pinned: RunPod hosts cache "latest", so it goes stale, and a
-// benchmark must say what it ran.
-const (
-	VLLMImage   = "vllm/vllm-openai:v0.33.0"
-	SGLangImage = "lmsysorg/sglang:v0.5.23"
+	"github.com/benchform/benchform/engines"
 )
 
 // gpuSidecarPort is the container port of the GPU telemetry sidecar that
-// SGLang pods run beside the server (see QueryGPU).
+// pods run beside a server whose image runs the command it is given (see
+// QueryGPU).
 const gpuSidecarPort = 9901
 
 // sidecarPort is the sidecar's port for a server listening on port.
@@ -28,6 +23,11 @@ func sidecarPort(serverPort int) int {
 	return gpuSidecarPort
 }
 
+// keyRef stands for the server's API key on a command line run by the
+// container's shell, which expands it from the environment: the key
+// itself never enters args, which RunPod shows and state stores.
+const keyRef = "$BENCHFORM_API_KEY"
+
 // container is what a pod runs: the fields of a create or update request.
 type container struct {
 	image string
@@ -37,9 +37,10 @@ type container struct {
 }
 
 // buildContainer derives a pod's container from the pod and the server on
-// it. key is the server's API key; it reaches the container only through
-// env (VLLM_API_KEY, or BENCHFORM_API_KEY expanded by the shell that starts
-// SGLang), never through args, which RunPod shows and state stores.
+// it, whose engine says what to run. key is the server's API key; it
+// reaches the container only through env (the variable the engine reads
+// it from, or BENCHFORM_API_KEY expanded by the shell that starts an
+// engine reading none), never through args.
 func buildContainer(p podConfig, key string) (container, error) {
 	c := container{image: p.image, env: map[string]string{}}
 	for k, v := range p.env {
@@ -58,53 +59,42 @@ func buildContainer(p podConfig, key string) (container, error) {
 			c.env["HF_HOME"] = volumeMountPath + "/hf"
 		}
 	}
+	e := s.engine
+	if e == nil || e.Launch == nil || e.Launch.Image == "" {
+		return c, fmt.Errorf("engine %q cannot run on a RunPod pod", s.engineName())
+	}
+	l := e.Launch
+	if c.image == "" {
+		c.image = firstNonEmpty(s.image, l.Image)
+	}
 	port := s.listenPort()
 	wantPorts := []string{fmt.Sprintf("%d/http", port)}
-	switch s.engine {
-	case "vllm":
-		if c.image == "" {
-			c.image = firstNonEmpty(s.image, VLLMImage)
+	cmd := engines.Command{Model: s.model, ServedName: s.servedModelName, Host: "0.0.0.0", Port: port, GPUs: p.gpuCount, Args: s.args}
+	for k, v := range e.Environment(cmd, key) {
+		c.env[k] = v
+	}
+	if len(l.Entrypoint) > 0 {
+		// The image's ENTRYPOINT runs the engine: args are the rest of
+		// its command line. A key can then only come from the
+		// environment.
+		if l.KeyEnv == "" && l.KeyFlag != "" {
+			return c, fmt.Errorf("engine %q takes its API key only on the command line, which a RunPod pod's args would show", e.Name)
 		}
-		// The image's ENTRYPOINT is `vllm serve`, so args start with the
-		// model, given positionally as current vLLM wants it.
-		argv := []string{s.model, "--host", "0.0.0.0", "--port", strconv.Itoa(port)}
-		if p.gpuCount > 1 {
-			argv = append(argv, "--tensor-parallel-size", strconv.Itoa(p.gpuCount))
-		}
-		if s.servedModelName != "" {
-			argv = append(argv, "--served-model-name", s.servedModelName)
-		}
-		argv = append(argv, s.args...)
-		c.args = shellJoin(argv)
-		c.env["VLLM_API_KEY"] = key
-	case "sglang":
-		if c.image == "" {
-			c.image = firstNonEmpty(s.image, SGLangImage)
+		argv := e.Argv(cmd)
+		c.args = shellJoin(argv[len(l.Entrypoint):])
+	} else {
+		// The image runs the command it is given, so a shell can start
+		// the sidecar in the background and then become the server.
+		if l.KeyEnv == "" && l.KeyFlag != "" {
+			cmd.APIKey = keyRef
+			c.env["BENCHFORM_API_KEY"] = key
 		}
 		gpuPort := sidecarPort(port)
 		wantPorts = append(wantPorts, fmt.Sprintf("%d/http", gpuPort))
-		launch := []string{"python3", "-m", "sglang.launch_server", "--model-path", s.model, "--host", "0.0.0.0", "--port", strconv.Itoa(port)}
-		if p.gpuCount > 1 {
-			launch = append(launch, "--tp", strconv.Itoa(p.gpuCount))
-		}
-		launch = append(launch, "--enable-metrics")
-		if s.servedModelName != "" {
-			launch = append(launch, "--served-model-name", s.servedModelName)
-		}
-		// The image passes its command through (an NVIDIA CUDA base
-		// image), so a shell can start the sidecar in the background and
-		// then become the server. The key is expanded by that shell from
-		// the environment.
-		script := sidecarCommand + " & exec " + shellJoin(launch) + ` --api-key "$BENCHFORM_API_KEY"`
-		if len(s.args) > 0 {
-			script += " " + shellJoin(s.args)
-		}
+		script := sidecarCommand + " & exec " + shellJoin(e.Argv(cmd))
 		c.args = shellJoin([]string{"bash", "-c", script})
-		c.env["BENCHFORM_API_KEY"] = key
 		c.env["BENCHFORM_GPU_PORT"] = strconv.Itoa(gpuPort)
 		c.env["BENCHFORM_GPU_SIDECAR"] = base64.StdEncoding.EncodeToString([]byte(sidecarSource))
-	default:
-		return c, fmt.Errorf("engine %q cannot run on a RunPod pod", s.engine)
 	}
 	if p.ports == nil {
 		c.ports = wantPorts
@@ -119,6 +109,12 @@ func buildContainer(p podConfig, key string) (container, error) {
 		}
 	}
 	return c, nil
+}
+
+// runsSidecar reports whether a server's pod runs the GPU sidecar: its
+// image runs the command it is given.
+func (s *serverConfig) runsSidecar() bool {
+	return s.engine != nil && s.engine.Launch != nil && len(s.engine.Launch.Entrypoint) == 0
 }
 
 // sidecarCommand starts the telemetry sidecar from its source in the

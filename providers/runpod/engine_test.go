@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/benchform/benchform/engines"
 	"github.com/benchform/benchform/providers"
 	"github.com/benchform/benchform/providers/runpod/runpodtest"
 )
@@ -27,8 +28,16 @@ var awkward = []string{
 	"--x", "a b\tc", "--y", `back\slash`, "--z", "", "--w", "$HOME;rm -rf /&`id`|*",
 }
 
+func engineNamed(name string) *engines.Engine {
+	e, ok := engines.Lookup(name)
+	if !ok {
+		panic("no engine " + name)
+	}
+	return e
+}
+
 func TestVLLMArgsSurviveRunPodsSplitting(t *testing.T) {
-	p := podConfig{gpuCount: 1, server: &serverConfig{engine: "vllm", model: `org/My Model's "v2"`, args: awkward}}
+	p := podConfig{gpuCount: 1, server: &serverConfig{engine: engineNamed("vllm"), model: `org/My Model's "v2"`, args: awkward}}
 	c, err := buildContainer(p, "k")
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +78,7 @@ func TestSGLangCommandRunsInBash(t *testing.T) {
 	if err != nil {
 		t.Skip("no bash")
 	}
-	p := podConfig{gpuCount: 2, server: &serverConfig{engine: "sglang", model: `org/My Model's "v2"`, servedModelName: "m", args: awkward}}
+	p := podConfig{gpuCount: 2, server: &serverConfig{engine: engineNamed("sglang"), model: `org/My Model's "v2"`, servedModelName: "m", args: awkward}}
 	key := "bf-key with 'quote' and $dollar"
 	c, err := buildContainer(p, key)
 	if err != nil {

@@ -32,9 +32,10 @@ var gpuField = regexp.MustCompile(`^[a-z0-9_.]+$`)
 // QueryGPU runs nvidia-smi's query once on the pod of the server in req
 // and returns its CSV (no header, no units), one line per GPU.
 //
-// SGLang pods run a sidecar beside the server that runs nvidia-smi itself;
-// vLLM pods cannot (see the package documentation), so their answer is
-// built from RunPod's runtime.gpus: utilization.gpu, index, name, count,
+// A pod whose image runs the command it is given (SGLang's) runs a
+// sidecar beside the server that runs nvidia-smi itself; one whose
+// image's ENTRYPOINT runs the engine (vLLM's) cannot (see the package
+// documentation), so its answer is built from RunPod's runtime.gpus: utilization.gpu, index, name, count,
 // timestamp and memory.used/free/total (from RunPod's memory share and the
 // catalog's memory size) are filled; every other field gets the N/A in
 // square brackets that nvidia-smi itself prints for what a board does not
@@ -60,7 +61,7 @@ func (p *Provider) QueryGPU(ctx context.Context, req providers.GPURequest) ([]by
 		return nil, err
 	}
 	gpuPort := sidecarPort(s.listenPort())
-	if s.engine == "sglang" && containsString(pod.Ports, fmt.Sprintf("%d/http", gpuPort)) {
+	if s.runsSidecar() && containsString(pod.Ports, fmt.Sprintf("%d/http", gpuPort)) {
 		key, err := p.keyFor(ctx, s)
 		if err != nil {
 			return nil, err

@@ -24,13 +24,13 @@ func TestPlanPod(t *testing.T) {
 	}{
 		{
 			name: "one GPU type",
-			want: map[string]string{"id": "?", "cost_per_hour": "2.69", "gpu_type_selected": "NVIDIA H100 80GB HBM3", "image": VLLMImage,
+			want: map[string]string{"id": "?", "cost_per_hour": "2.69", "gpu_type_selected": "NVIDIA H100 80GB HBM3", "image": engineNamed("vllm").Launch.Image,
 				"args": vllmArgs, "ports": `["8000/http"]`, "created_at": "?"},
 		},
 		{
 			name: "several GPU types of different prices",
 			set:  map[string]cty.Value{"gpu_type": cty.TupleVal([]cty.Value{cty.StringVal("NVIDIA H100 80GB HBM3"), cty.StringVal("NVIDIA H100 PCIe")}), "gpu_count": cty.NumberIntVal(2)},
-			want: map[string]string{"id": "?", "cost_per_hour": "?", "gpu_type_selected": "?", "image": VLLMImage,
+			want: map[string]string{"id": "?", "cost_per_hour": "?", "gpu_type_selected": "?", "image": engineNamed("vllm").Launch.Image,
 				"args": vllmArgs + " --tensor-parallel-size 2", "ports": `["8000/http"]`, "created_at": "?"},
 		},
 		{
@@ -50,7 +50,7 @@ func TestPlanPod(t *testing.T) {
 				"args": cty.ListVal([]cty.Value{cty.StringVal("--hf-token"), cty.StringVal(testHFToken)}),
 			})},
 			want: map[string]string{
-				"image": SGLangImage, "ports": `["30000/http","9901/http"]`,
+				"image": engineNamed("sglang").Launch.Image, "ports": `["30000/http","9901/http"]`,
 				"args": `bash -c ` + `'python3 -c '\''import base64,os;exec(base64.b64decode(os.environ["BENCHFORM_GPU_SIDECAR"]))'\'' & exec python3 -m sglang.launch_server --model-path Qwen/Qwen2.5-7B-Instruct --host 0.0.0.0 --port 30000 --enable-metrics --served-model-name qwen --api-key "$BENCHFORM_API_KEY" --hf-token '\''(sensitive)'\'''`,
 			},
 		},
@@ -62,7 +62,7 @@ func TestPlanPod(t *testing.T) {
 		{
 			name: "GPU type not known yet",
 			set:  map[string]cty.Value{"gpu_type": cty.UnknownVal(cty.String)},
-			want: map[string]string{"cost_per_hour": "?", "gpu_type_selected": "?", "image": VLLMImage},
+			want: map[string]string{"cost_per_hour": "?", "gpu_type_selected": "?", "image": engineNamed("vllm").Launch.Image},
 		},
 		{
 			name: "a plain pod runs its image",
@@ -93,8 +93,8 @@ func TestPlanPod(t *testing.T) {
 		{name: "no GPU type", set: map[string]cty.Value{"gpu_type": cty.NullVal(cty.DynamicPseudoType)}, wantErr: "gpu_type: a runpod pod needs one GPU type id"},
 		{name: "bad port", set: map[string]cty.Value{"ports": cty.ListVal([]cty.Value{cty.StringVal("8000")})}, wantErr: `ports[0]: must be PORT/http or PORT/tcp`},
 		{name: "small volume", set: map[string]cty.Value{"volume_gb": cty.NumberIntVal(5)}, wantErr: "volume_gb: RunPod's smallest volume is 10 GB"},
-		{name: "reserved env", set: map[string]cty.Value{"env": cty.MapVal(map[string]cty.Value{"VLLM_API_KEY": cty.StringVal("x")})}, wantErr: "env: VLLM_API_KEY cannot be set here: set the server's api_key instead"},
-		{name: "engine", set: map[string]cty.Value{"server": serverArgs(map[string]cty.Value{"engine": cty.StringVal("tgi")})}, wantErr: `server.engine: a server on a RunPod pod runs "vllm" or "sglang", got "tgi"`},
+		{name: "reserved env", set: map[string]cty.Value{"env": cty.MapVal(map[string]cty.Value{"VLLM_API_KEY": cty.StringVal("x")})}, wantErr: "env: VLLM_API_KEY cannot be set here: benchform sets it for vllm"},
+		{name: "engine", set: map[string]cty.Value{"server": serverArgs(map[string]cty.Value{"engine": cty.StringVal("openai")})}, wantErr: `server.engine: a server on a RunPod pod runs an engine with a container image, not "openai"`},
 		{name: "model", set: map[string]cty.Value{"server": serverArgs(map[string]cty.Value{"model": cty.NullVal(cty.String)})}, wantErr: "server.model: a server started on a pod needs the model"},
 		{name: "ready_timeout", set: map[string]cty.Value{"server": serverArgs(map[string]cty.Value{"ready_timeout": cty.StringVal("soon")})}, wantErr: `server.ready_timeout: must be a positive duration such as "20m", got "soon"`},
 		{name: "no server, no image", set: map[string]cty.Value{"server": cty.NullVal(cty.DynamicPseudoType)}, wantErr: "image: a pod with no server on it needs an image to run"},

@@ -774,6 +774,7 @@ func (p *Provider) readyServer(ctx context.Context, name string, config cty.Valu
 	since := p.changed[s.pod.id]
 	p.mu.Unlock()
 	err = p.waitReady(ctx, readiness{
+		engine:   s.engine,
 		podID:    s.pod.id,
 		port:     s.listenPort(),
 		model:    s.servedModel(),

@@ -45,7 +45,7 @@ func TestCreatePod(t *testing.T) {
 		GPUID: pod.GPUID, GPUCount: pod.GPUCount, Cloud: pod.Cloud, DataCenterIDs: pod.DataCenterIDs, Disk: pod.Disk, VolumeGB: pod.VolumeGB,
 	}
 	want := runpodtest.Pod{
-		ID: st.ID, Name: podName, Image: VLLMImage,
+		ID: st.ID, Name: podName, Image: engineNamed("vllm").Launch.Image,
 		Argv:  []string{testModel, "--host", "0.0.0.0", "--port", "8000", "--tensor-parallel-size", "2", "--served-model-name", "qwen", "--max-model-len", "8192"},
 		Env:   map[string]string{"HF_TOKEN": testHFToken, "VLLM_API_KEY": key, "HF_HOME": "/workspace/hf"},
 		Ports: []string{"8000/http"}, GPUID: "NVIDIA H100 80GB HBM3", GPUCount: 2, Cloud: "SECURE",
@@ -59,7 +59,7 @@ func TestCreatePod(t *testing.T) {
 	}
 	wantAttrs := cty.ObjectVal(map[string]cty.Value{
 		"id": cty.StringVal(pod.ID), "cost_per_hour": cty.NumberFloatVal(5.38), "gpu_type_selected": cty.StringVal("NVIDIA H100 80GB HBM3"),
-		"image": cty.StringVal(VLLMImage), "args": cty.StringVal(testModel + " --host 0.0.0.0 --port 8000 --tensor-parallel-size 2 --served-model-name qwen --max-model-len 8192"),
+		"image": cty.StringVal(engineNamed("vllm").Launch.Image), "args": cty.StringVal(testModel + " --host 0.0.0.0 --port 8000 --tensor-parallel-size 2 --served-model-name qwen --max-model-len 8192"),
 		"ports": cty.ListVal([]cty.Value{cty.StringVal("8000/http")}), "created_at": cty.StringVal("2026-12-01T12:00:00Z"),
 	})
 	if !st.Attrs.RawEquals(wantAttrs) {

@@ -9,16 +9,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/benchform/benchform/engines"
 	"github.com/benchform/benchform/providers/probe"
 )
 
 // readiness describes one wait for a server on a pod.
 type readiness struct {
+	engine   *engines.Engine
 	podID    string
 	port     int
 	model    string
 	key      string
 	timeout  time.Duration
+	deadline time.Time // set by waitReady: start + timeout
 	since    time.Time // the container must have started after this; zero: any
 	progress func(string)
 	red      redactor
@@ -43,6 +46,7 @@ const probeTimeout = 15 * time.Second
 func (p *Provider) waitReady(ctx context.Context, r readiness) error {
 	start := p.s.Now()
 	deadline := start.Add(r.timeout)
+	r.deadline = deadline
 	maxPolls := int(r.timeout/p.s.PollInterval) + 2
 	last := "waiting for the pod"
 	refused := 0
@@ -120,16 +124,29 @@ func portMapped(rt *Runtime, port int) bool {
 // probe asks the server for /health and then /v1/models through the
 // proxy. It returns whether the model is listed, or what the server
 // answered instead, never with the key, and whether waiting will change it.
-func (p *Provider) probe(ctx context.Context, r readiness) (ready bool, status string, fatal bool) {
-	ctx, cancel := context.WithTimeout(ctx, 2*probeTimeout)
+func (p *Provider) probe(outer context.Context, r readiness) (ready bool, status string, fatal bool) {
+	ctx, cancel := context.WithTimeout(outer, 2*probeTimeout)
 	defer cancel()
-	res := probe.Check(ctx, probe.Options{
+	o := probe.Options{
 		Client:  p.s.HTTPClient,
 		BaseURL: p.s.proxyURL(r.podID, r.port),
 		APIKey:  r.key,
 		Model:   r.model,
+		Engine:  r.engine,
 		Header:  http.Header{"User-Agent": {p.s.UserAgent}},
-	})
+	}
+	res := probe.Check(ctx, o)
+	if res.Pull {
+		// A pull takes as long as the download; the wait's own deadline
+		// bounds it, not one probe's.
+		pullCtx, cancelPull := context.WithTimeout(outer, r.deadline.Sub(p.s.Now()))
+		err := probe.Pull(pullCtx, o, func(msg string) { p.report(r, fmt.Sprintf("pod %s: %s", r.podID, msg)) })
+		cancelPull()
+		if err != nil {
+			return false, p.redactKey(err.Error(), r.key), ctx.Err() == nil
+		}
+		res = probe.Check(ctx, o)
+	}
 	if res.Ready {
 		return true, "ready", false
 	}

@@ -117,7 +117,7 @@ func TestServerReadinessFailures(t *testing.T) {
 			},
 			wantErr: []string{
 				"runpod: server on pod ", ": the container stopped (status ERROR) after 0s",
-				"last lines of the container log:\n  start container 1: " + VLLMImage + "\n  Loading model weights\n  server_args=ServerArgs(api_key='[redacted]', hf_token='[redacted]')\n  torch.OutOfMemoryError: CUDA out of memory",
+				"last lines of the container log:\n  start container 1: " + engineNamed("vllm").Launch.Image + "\n  Loading model weights\n  server_args=ServerArgs(api_key='[redacted]', hf_token='[redacted]')\n  torch.OutOfMemoryError: CUDA out of memory",
 			},
 			maxWait: 0,
 		},

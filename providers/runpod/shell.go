@@ -5,8 +5,12 @@ import "strings"
 // shellQuote quotes s for a POSIX shell and for RunPod, which splits a
 // pod's args string shell-style into the argv of the image's ENTRYPOINT.
 // Words made only of characters no shell treats specially stay bare, so
-// that commands read as written.
+// that commands read as written; keyRef alone is double-quoted, for the
+// container's shell to expand.
 func shellQuote(s string) string {
+	if s == keyRef {
+		return `"` + keyRef + `"`
+	}
 	if s == "" {
 		return "''"
 	}
