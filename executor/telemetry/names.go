@@ -1,6 +1,8 @@
 package telemetry
 
 import (
+	"strings"
+
 	"github.com/benchform/benchform/engines"
 )
 
@@ -24,6 +26,19 @@ var quantityFamilies = func() map[engines.Quantity][]engines.Family {
 			if _, done := out[q]; !done {
 				out[q] = engines.FamiliesOf(q)
 			}
+		}
+	}
+	return out
+}()
+
+// readFamilies names every family some quantity is read from, with and
+// without _total.
+var readFamilies = func() map[string]bool {
+	out := map[string]bool{}
+	for _, fams := range quantityFamilies {
+		for _, f := range fams {
+			base := strings.TrimSuffix(f.Name, "_total")
+			out[base], out[base+"_total"] = true, true
 		}
 	}
 	return out

@@ -6,14 +6,16 @@ import (
 )
 
 // restartEvidence names the counter and histogram families that went down
-// between two scrapes, and process_start_time_seconds if it changed.
+// between two scrapes, and process_start_time_seconds if it changed. Only
+// families benchform reads count: engines type some figures as counters
+// that are not (llama.cpp's average busy slots per decode).
 func restartEvidence(before, after *Scrape) []string {
 	if before == nil || after == nil {
 		return nil
 	}
 	var ev []string
 	for name, bf := range before.Families {
-		if !isCumulative(bf) {
+		if !isCumulative(bf) || !readFamilies[name] {
 			continue
 		}
 		// Keyed by labels on both sides, the last of any duplicates

@@ -236,10 +236,10 @@ func TestServerStatsTwoReplicas(t *testing.T) {
 
 func TestServerStatsRestart(t *testing.T) {
 	tests := []struct {
-		name         string
-		after        string
-		samples      []ServerSample
-		wantEvidence []string
+		name          string
+		before, after string // before "" is vllmBefore
+		samples       []ServerSample
+		wantEvidence  []string
 	}{
 		{
 			name:         "no restart",
@@ -267,6 +267,12 @@ func TestServerStatsRestart(t *testing.T) {
 			wantEvidence: []string{"vllm:num_preemptions_total"},
 		},
 		{
+			name:         "a family benchform does not read went down",
+			before:       vllmBefore + "# TYPE vllm:some_average counter\nvllm:some_average 1.5\n",
+			after:        vllmAfter + "# TYPE vllm:some_average counter\nvllm:some_average 0.5\n",
+			wantEvidence: nil,
+		},
+		{
 			name:         "process restarted",
 			after:        strings.Replace(vllmAfter, `process_start_time_seconds 1.7539e+09`, `process_start_time_seconds 1.7540e+09`, 1),
 			wantEvidence: []string{"process_start_time_seconds"},
@@ -283,7 +289,10 @@ func TestServerStatsRestart(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before, after := parseString(t, vllmBefore), parseString(t, tt.after)
+			if tt.before == "" {
+				tt.before = vllmBefore
+			}
+			before, after := parseString(t, tt.before), parseString(t, tt.after)
 			st := ServerWindow{Before: &before, After: &after, Samples: tt.samples}.Stats()
 			if diff := cmp.Diff(tt.wantEvidence, st.RestartEvidence); diff != "" {
 				t.Errorf("RestartEvidence (-want +got):\n%s", diff)
