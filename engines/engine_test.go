@@ -95,6 +95,20 @@ func TestArgv(t *testing.T) {
 				"--enable-metrics", "--served-model-name", "s", "--api-key", "k", "--mem-fraction-static", "0.8"},
 			wantEnv: map[string]string{},
 		},
+		{
+			engine: "llama.cpp",
+			c:      Command{Model: "Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M", Host: "0.0.0.0", Port: 8080, GPUs: 2, APIKey: "k", Args: []string{"-c", "8192"}},
+			key:    "k",
+			want: []string{"llama-server", "-hf", "Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M", "--host", "0.0.0.0", "--port", "8080",
+				"--alias", "Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M", "-ngl", "999", "--metrics", "-c", "8192"},
+			wantEnv: map[string]string{"LLAMA_API_KEY": "k"},
+		},
+		{
+			engine:  "llama.cpp",
+			c:       Command{Model: "/models/qwen-q4.gguf", ServedName: "qwen", Host: "127.0.0.1", Port: 1},
+			want:    []string{"llama-server", "-m", "/models/qwen-q4.gguf", "--host", "127.0.0.1", "--port", "1", "--alias", "qwen", "-ngl", "999", "--metrics"},
+			wantEnv: map[string]string{},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.engine, func(t *testing.T) {
@@ -121,6 +135,9 @@ func TestMatch(t *testing.T) {
 		{"vllm", "", []string{"b", "a"}, "b", true},
 		{"vllm", "x", nil, "", false},
 		{"openai", "a", []string{"b"}, "", false},
+		// llama.cpp serves its one model under any name.
+		{"llama.cpp", "qwen", []string{"/models/qwen-q4.gguf"}, "/models/qwen-q4.gguf", true},
+		{"llama.cpp", "qwen", []string{"a", "b"}, "", false},
 	}
 	for _, tt := range tests {
 		e := mustLookup(t, tt.engine)
