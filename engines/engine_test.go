@@ -109,6 +109,14 @@ func TestArgv(t *testing.T) {
 			want:    []string{"llama-server", "-m", "/models/qwen-q4.gguf", "--host", "127.0.0.1", "--port", "1", "--alias", "qwen", "-ngl", "999", "--metrics"},
 			wantEnv: map[string]string{},
 		},
+		{
+			// TGI has no served name: the model is listed under its id.
+			engine:  "tgi",
+			c:       Command{Model: "Qwen/Qwen2.5-7B-Instruct", ServedName: "ignored", Host: "0.0.0.0", Port: 8080, GPUs: 2, APIKey: "k", Args: []string{"--max-total-tokens", "8192"}},
+			key:     "k",
+			want:    []string{"text-generation-launcher", "--model-id", "Qwen/Qwen2.5-7B-Instruct", "--hostname", "0.0.0.0", "--port", "8080", "--num-shard", "2", "--max-total-tokens", "8192"},
+			wantEnv: map[string]string{"API_KEY": "k"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.engine, func(t *testing.T) {
@@ -120,6 +128,18 @@ func TestArgv(t *testing.T) {
 				t.Errorf("Environment (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestServedModel(t *testing.T) {
+	for _, tt := range []struct{ engine, model, served, want string }{
+		{"vllm", "m", "chat", "chat"},
+		{"vllm", "m", "", "m"},
+		{"tgi", "m", "chat", "m"},
+	} {
+		if got := mustLookup(t, tt.engine).ServedModel(tt.model, tt.served); got != tt.want {
+			t.Errorf("%s.ServedModel(%q, %q) = %q, want %q", tt.engine, tt.model, tt.served, got, tt.want)
+		}
 	}
 }
 
@@ -138,6 +158,7 @@ func TestMatch(t *testing.T) {
 		// llama.cpp serves its one model under any name.
 		{"llama.cpp", "qwen", []string{"/models/qwen-q4.gguf"}, "/models/qwen-q4.gguf", true},
 		{"llama.cpp", "qwen", []string{"a", "b"}, "", false},
+		{"tgi", "anything", []string{"Qwen/Qwen2.5-7B-Instruct"}, "Qwen/Qwen2.5-7B-Instruct", true},
 	}
 	for _, tt := range tests {
 		e := mustLookup(t, tt.engine)

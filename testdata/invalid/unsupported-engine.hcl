@@ -1,3 +1,3 @@
-server "tgi" {
-  engine = "tgi" # ERROR: Unsupported engine
+server "triton" {
+  engine = "triton" # ERROR: Unsupported engine
 }
