@@ -117,6 +117,15 @@ func TestArgv(t *testing.T) {
 			want:    []string{"text-generation-launcher", "--model-id", "Qwen/Qwen2.5-7B-Instruct", "--hostname", "0.0.0.0", "--port", "8080", "--num-shard", "2", "--max-total-tokens", "8192"},
 			wantEnv: map[string]string{"API_KEY": "k"},
 		},
+		{
+			// ollama takes no flags and no key; its address goes in its
+			// environment.
+			engine:  "ollama",
+			c:       Command{Model: "llama3.2:1b", Host: "0.0.0.0", Port: 11434, APIKey: "k", Args: []string{"--ignored"}},
+			key:     "k",
+			want:    []string{"ollama", "serve"},
+			wantEnv: map[string]string{"OLLAMA_HOST": "0.0.0.0:11434"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.engine, func(t *testing.T) {
@@ -136,6 +145,7 @@ func TestServedModel(t *testing.T) {
 		{"vllm", "m", "chat", "chat"},
 		{"vllm", "m", "", "m"},
 		{"tgi", "m", "chat", "m"},
+		{"ollama", "tiny", "chat", "tiny"},
 	} {
 		if got := mustLookup(t, tt.engine).ServedModel(tt.model, tt.served); got != tt.want {
 			t.Errorf("%s.ServedModel(%q, %q) = %q, want %q", tt.engine, tt.model, tt.served, got, tt.want)
@@ -159,6 +169,14 @@ func TestMatch(t *testing.T) {
 		{"llama.cpp", "qwen", []string{"/models/qwen-q4.gguf"}, "/models/qwen-q4.gguf", true},
 		{"llama.cpp", "qwen", []string{"a", "b"}, "", false},
 		{"tgi", "anything", []string{"Qwen/Qwen2.5-7B-Instruct"}, "Qwen/Qwen2.5-7B-Instruct", true},
+		// ollama accepts a name without its tag, in any case, with or
+		// without the default namespace.
+		{"ollama", "tiny", []string{"llama3.2:1b", "tiny:latest"}, "tiny:latest", true},
+		{"ollama", "Library/Tiny", []string{"tiny:latest"}, "tiny:latest", true},
+		{"ollama", "llama3.2:1b", []string{"llama3.2:1b"}, "llama3.2:1b", true},
+		{"ollama", "llama3.2", []string{"llama3.2:1b"}, "", false},
+		{"ollama", "hf.co/org/repo:Q4_K_M", []string{"hf.co/org/repo:Q4_K_M"}, "hf.co/org/repo:Q4_K_M", true},
+		{"ollama", "hf.co/org/repo", []string{"hf.co/org/repo:latest"}, "hf.co/org/repo:latest", true},
 	}
 	for _, tt := range tests {
 		e := mustLookup(t, tt.engine)

@@ -2,8 +2,11 @@ package probe
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -71,5 +74,88 @@ func TestCheck(t *testing.T) {
 	}
 	if r := Check(context.Background(), Options{BaseURL: down.URL, Model: "x", Engine: engine(t, "vllm")}); r.Ready || !r.Unreachable || r.Status == "" || r.Fatal {
 		t.Errorf("unreachable server: %+v", r)
+	}
+}
+
+// fakeOllama serves models only once pulled, as ollama does: a pull
+// streams its progress one JSON object per line.
+func fakeOllama(t *testing.T, failPull bool) *httptest.Server {
+	var mu sync.Mutex
+	pulled := map[string]bool{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/":
+			w.Write([]byte("Ollama is running"))
+		case r.URL.Path == "/v1/models":
+			mu.Lock()
+			defer mu.Unlock()
+			list := `{"object":"list","data":[`
+			if pulled["tiny"] {
+				list += `{"id":"tiny:latest","object":"model","owned_by":"library"}`
+			}
+			w.Write([]byte(list + "]}"))
+		case r.URL.Path == "/api/pull" && r.Method == http.MethodPost:
+			var body struct {
+				Model  string `json:"model"`
+				Stream bool   `json:"stream"`
+			}
+			if err := json.NewDecoder(r.Body).Decode(&body); err != nil || !body.Stream {
+				w.WriteHeader(http.StatusBadRequest)
+				return
+			}
+			if failPull {
+				w.Write([]byte(`{"status":"pulling manifest"}` + "\n" + `{"error":"pull model manifest: file does not exist"}` + "\n"))
+				return
+			}
+			for _, line := range []string{
+				`{"status":"pulling manifest"}`,
+				`{"status":"pulling 74701a8c35f6","digest":"sha256:74701a8c35f6","total":1000,"completed":0}`,
+				`{"status":"pulling 74701a8c35f6","digest":"sha256:74701a8c35f6","total":1000,"completed":550}`,
+				`{"status":"pulling 74701a8c35f6","digest":"sha256:74701a8c35f6","total":1000,"completed":1000}`,
+				`{"status":"verifying sha256 digest"}`,
+				`{"status":"success"}`,
+			} {
+				w.Write([]byte(line + "\n"))
+			}
+			mu.Lock()
+			pulled[strings.TrimSuffix(body.Model, ":latest")] = true
+			mu.Unlock()
+		default:
+			w.WriteHeader(http.StatusNotFound)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestPull(t *testing.T) {
+	srv := fakeOllama(t, false)
+	o := Options{BaseURL: srv.URL, Model: "tiny", Engine: engine(t, "ollama")}
+	ctx := context.Background()
+	if r := Check(ctx, o); r.Ready || !r.Pull || r.Fatal || r.Status != `model "tiny" not pulled yet` {
+		t.Fatalf("before the pull: %+v", r)
+	}
+	var progress []string
+	if err := Pull(ctx, o, func(msg string) { progress = append(progress, msg) }); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"pulling tiny: pulling manifest",
+		"pulling tiny: pulling 74701a8c35f6 0%",
+		"pulling tiny: pulling 74701a8c35f6 50%",
+		"pulling tiny: pulling 74701a8c35f6 100%",
+		"pulling tiny: verifying sha256 digest",
+		"pulling tiny: success",
+	}
+	if diff := cmp.Diff(want, progress); diff != "" {
+		t.Errorf("progress (-want +got):\n%s", diff)
+	}
+	if r := Check(ctx, o); !r.Ready || r.Model != "tiny:latest" {
+		t.Errorf("after the pull: %+v, want ready with tiny:latest", r)
+	}
+
+	failing := Options{BaseURL: fakeOllama(t, true).URL, Model: "tiny", Engine: engine(t, "ollama")}
+	if err := Pull(ctx, failing, nil); err == nil || err.Error() != "pull tiny: pull model manifest: file does not exist" {
+		t.Errorf("failed pull: %v", err)
 	}
 }
