@@ -277,21 +277,104 @@ func TestDetailedResultsKeepSamples(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("results: %d %s", code, errOut)
 	}
-	var res struct {
+	var runs []struct {
 		Steps []struct {
 			ServerMetrics map[string]any             `json:"server_metrics"`
 			Samples       map[string]json.RawMessage `json:"samples"`
 		} `json:"steps"`
 	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal([]byte(out), &runs); err != nil || len(runs) != 1 {
+		t.Fatalf("results: %v\n%s", err, out)
 	}
-	for i, s := range res.Steps {
+	for i, s := range runs[0].Steps {
 		if s.ServerMetrics == nil {
 			t.Errorf("step %d has no server metrics", i)
 		}
 		if s.ServerMetrics != nil && s.ServerMetrics["samples"].(float64) > 0 && len(s.Samples["server"]) == 0 {
 			t.Errorf("step %d sampled the server but results show no samples", i)
 		}
+	}
+}
+
+// simulatedEngineConfig runs a scenario against a simulator imitating one
+// engine's /metrics.
+const simulatedEngineConfig = `
+server "sim" {
+  engine = "simulated"
+  simulate {
+    engine = "{{.}}"
+    ttft   = "2ms"
+    itl    = "1ms"
+  }
+}
+
+scenario "chat" {
+  server     = server.sim
+  max_tokens = 16
+  telemetry {
+    server_interval = "5ms"
+  }
+  dataset {
+    kind         = "synthetic"
+    input_tokens = 24
+  }
+  load {
+    concurrency = [4]
+    requests    = 24
+  }
+}
+`
+
+// TestSimulatedEngineMetrics runs apply and results against the
+// simulator imitating each engine's /metrics: the engine's families are
+// recognised, and the server's token counts, read the engine's way (a
+// counter's delta, a histogram's sum), agree with the client's.
+func TestSimulatedEngineMetrics(t *testing.T) {
+	for _, flavour := range []string{"vllm", "llama.cpp", "tgi"} {
+		t.Run(flavour, func(t *testing.T) {
+			t.Parallel()
+			dir := configDir(t, render(t, simulatedEngineConfig, flavour))
+			if code, out, errOut := benchform(t, "apply", "-auto-approve", dir); code != exitOK {
+				t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+			}
+			code, out, errOut := benchform(t, "results", "-state", filepath.Join(dir, "benchform.db"), "-format", "json")
+			if code != exitOK {
+				t.Fatalf("results: %d\n%s", code, errOut)
+			}
+			var runs []struct {
+				Steps []struct {
+					Completed     int     `json:"completed"`
+					OutputTokens  int     `json:"total_output_tokens"`
+					InputTokens   int     `json:"total_input_tokens"`
+					ServerGen     float64 `json:"server_generation_tokens"`
+					ServerRunning float64 `json:"server_running_max"`
+					TokenRatio    float64 `json:"server_token_ratio"`
+					ServerMetrics struct {
+						Info      struct{ Engine string } `json:"info"`
+						Restarted bool                    `json:"restarted"`
+						Total     struct {
+							PromptTokens float64 `json:"prompt_tokens"`
+						} `json:"total"`
+					} `json:"server_metrics"`
+				} `json:"steps"`
+			}
+			if err := json.Unmarshal([]byte(out), &runs); err != nil {
+				t.Fatalf("results JSON: %v\n%s", err, out)
+			}
+			if len(runs) != 1 || len(runs[0].Steps) != 1 {
+				t.Fatalf("results: %s", out)
+			}
+			s := runs[0].Steps[0]
+			m := s.ServerMetrics
+			if s.Completed != 24 || m.Info.Engine != flavour || m.Restarted {
+				t.Errorf("completed %d, server metrics read as %q, restarted %v", s.Completed, m.Info.Engine, m.Restarted)
+			}
+			if s.ServerGen != float64(s.OutputTokens) || s.TokenRatio != 1 || m.Total.PromptTokens != float64(s.InputTokens) {
+				t.Errorf("server generated %v and read %v prompt tokens (ratio %v); client %d and %d", s.ServerGen, m.Total.PromptTokens, s.TokenRatio, s.OutputTokens, s.InputTokens)
+			}
+			if s.ServerRunning < 1 || s.ServerRunning > 4 {
+				t.Errorf("server running max = %v, want 1 to 4", s.ServerRunning)
+			}
+		})
 	}
 }

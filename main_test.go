@@ -165,16 +165,17 @@ func TestEndToEnd(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("results -format json exited %d", code)
 	}
-	var res struct {
+	var runs []struct {
 		Run   int64            `json:"run"`
 		Steps []map[string]any `json:"steps"`
 	}
-	if err := json.Unmarshal([]byte(out), &res); err != nil {
+	if err := json.Unmarshal([]byte(out), &runs); err != nil {
 		t.Fatalf("results JSON: %v\n%s", err, out)
 	}
-	if res.Run != 1 || len(res.Steps) != 2 {
-		t.Fatalf("results = %+v, want run 1 with 2 steps", res)
+	if len(runs) != 1 || runs[0].Run != 1 || len(runs[0].Steps) != 2 {
+		t.Fatalf("results = %+v, want one run, #1, with 2 steps", runs)
 	}
+	res := runs[0]
 	for _, key := range []string{"completed", "failed", "request_throughput", "output_throughput", "total_token_throughput", "mean_ttft_ms", "median_tpot_ms", "p99_itl_ms", "std_e2el_ms"} {
 		if _, ok := res.Steps[0][key]; !ok {
 			t.Errorf("results JSON lacks %q", key)
@@ -212,9 +213,9 @@ func TestEndToEnd(t *testing.T) {
 	}
 	defer store.Close()
 	rowsLeft, _ := store.Resources()
-	runs, _ := store.Runs("")
-	if len(rowsLeft) != 0 || len(runs) != 1 {
-		t.Errorf("after destroy: %d resources, %d runs; want none and the run kept", len(rowsLeft), len(runs))
+	stored, _ := store.Runs("")
+	if len(rowsLeft) != 0 || len(stored) != 1 {
+		t.Errorf("after destroy: %d resources, %d runs; want none and the run kept", len(rowsLeft), len(stored))
 	}
 }
 

@@ -286,11 +286,6 @@ func (c *cli) showJSON(rows []state.Resource, outputs map[string][]byte, latest 
 		return c.errorf("%s", err)
 	}
 	results := json.RawMessage(buf.String())
-	if len(latest) == 0 {
-		results = json.RawMessage("[]")
-	} else if len(latest) == 1 {
-		results = json.RawMessage("[" + buf.String() + "]")
-	}
 	enc := json.NewEncoder(c.stdout)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(map[string]any{"resources": res, "outputs": outs, "latest_results": results}); err != nil {

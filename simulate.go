@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/benchform/benchform/providers/simulated"
@@ -25,6 +26,7 @@ func (c *cli) simulate(args []string) int {
 	fs.IntVar(&m.DefaultMaxTokens, "default-max-tokens", m.DefaultMaxTokens, "output length of requests that set no max_tokens")
 	fs.IntVar(&m.MaxModelLen, "max-model-len", m.MaxModelLen, "context length; longer requests are refused")
 	fs.Int64Var(&m.Seed, "seed", m.Seed, "seed of the random draws")
+	fs.StringVar(&m.Metrics, "engine", simulated.MetricsVLLM, "the engine whose /metrics to imitate: "+strings.Join(simulated.MetricsFlavours, ", "))
 	tracePath := fs.String("trace", "", "write the time every token chunk was flushed to this file (request id, chunk index, Unix nanoseconds; tab-separated)")
 	if _, err := parseArgs(fs, args); err != nil {
 		return flagExit(err)

@@ -35,6 +35,9 @@ var simulateSpec = hcldec.ObjectSpec{
 	"seed":               intAttr("seed", 0, false),
 	"default_max_tokens": intAttr("default_max_tokens", 1, false),
 	"max_model_len":      intAttr("max_model_len", 1, false),
+	// The engine whose /metrics the simulator imitates; its provider
+	// knows which it can.
+	"engine": attr("engine", cty.String),
 }
 
 var serverSpec = hcldec.ObjectSpec{

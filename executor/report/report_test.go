@@ -159,7 +159,7 @@ func TestDetailedResults(t *testing.T) {
 	if err := ResultsJSON(&buf, []Run{run}); err != nil {
 		t.Fatal(err)
 	}
-	var got struct {
+	var got []struct {
 		Steps []struct {
 			Requests struct {
 				IDs         []string    `json:"request_ids"`
@@ -170,10 +170,10 @@ func TestDetailedResults(t *testing.T) {
 			} `json:"requests"`
 		} `json:"steps"`
 	}
-	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
-		t.Fatal(err)
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil || len(got) != 1 {
+		t.Fatalf("%v\n%s", err, buf.Bytes())
 	}
-	req := got.Steps[0].Requests
+	req := got[0].Steps[0].Requests
 	if diff := cmp.Diff([]string{"a", "b"}, req.IDs); diff != "" {
 		t.Errorf("request ids, warm-up left out (-want +got):\n%s", diff)
 	}

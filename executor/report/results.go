@@ -325,7 +325,8 @@ func (o orderedObject) MarshalJSON() ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// ResultsJSON writes runs as JSON: per run its identity, the definitions
+// ResultsJSON writes runs as a JSON array, whatever their number: per run
+// its identity, the definitions
 // of its figures, and one object per step with vLLM's result keys; with
 // Requests set, each step also carries vLLM's per-request arrays (times in
 // seconds, as its --save-detailed writes them).
@@ -363,9 +364,6 @@ func ResultsJSON(w io.Writer, runs []Run) error {
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	if len(out) == 1 {
-		return enc.Encode(out[0])
-	}
 	return enc.Encode(out)
 }
 

@@ -2,8 +2,10 @@ package simulated
 
 import (
 	"strconv"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Bucket boundaries of vLLM's V1 engine (vllm/v1/metrics/loggers.py), so that
@@ -45,10 +47,47 @@ const (
 	finishAbort  = "abort"
 )
 
-// metrics are the server's Prometheus families. Gauges are functions of the
+// Metrics flavours: the engine whose /metrics a simulated server
+// imitates, families named, typed and labelled as that engine's are.
+const (
+	MetricsVLLM     = "vllm"
+	MetricsLlamaCpp = "llama.cpp"
+	MetricsTGI      = "tgi"
+)
+
+// MetricsFlavours lists the flavours a Model may ask for.
+var MetricsFlavours = []string{MetricsVLLM, MetricsLlamaCpp, MetricsTGI}
+
+// recorder is what a request tells the server's /metrics as it goes; each
+// flavour records it in its engine's families. Gauges are functions of the
 // scheduler's atomics, read at scrape time, so the token loop pays nothing
 // for them.
-type metrics struct {
+type recorder interface {
+	registry() *prometheus.Registry
+	// aborted: the request ended early (client gone, server closed).
+	aborted()
+	// prefix: its prompt was looked up in the prefix cache.
+	prefix(promptTokens float64, hit bool)
+	// firstToken and nextToken: a token went out, ttft after arrival or
+	// itl after the previous one.
+	firstToken(ttft time.Duration, promptTokens float64)
+	nextToken(itl time.Duration)
+	// finished: the request completed with every token.
+	finished(t timings, promptTokens, outputTokens float64, maxTokensGiven bool)
+}
+
+func newMetrics(m Model, sched *scheduler, kvHeld func() int64) recorder {
+	switch m.Metrics {
+	case MetricsLlamaCpp:
+		return newLlamaCppMetrics(sched)
+	case MetricsTGI:
+		return newTGIMetrics(m, sched)
+	}
+	return newVLLMMetrics(m, sched, kvHeld)
+}
+
+// vllmMetrics are vLLM V1's families.
+type vllmMetrics struct {
 	reg *prometheus.Registry
 
 	promptTokens     prometheus.Counter
@@ -70,7 +109,7 @@ type metrics struct {
 	maxTokensParams prometheus.Histogram
 }
 
-func newMetrics(m Model, sched *scheduler, kvHeld func() int64) *metrics {
+func newVLLMMetrics(m Model, sched *scheduler, kvHeld func() int64) *vllmMetrics {
 	labels := prometheus.Labels{"model_name": m.ServedModel, "engine": "0"}
 	reg := prometheus.NewRegistry()
 	counter := func(name, help string) prometheus.Counter {
@@ -110,7 +149,7 @@ func newMetrics(m Model, sched *scheduler, kvHeld func() int64) *metrics {
 	reg.MustRegister(info)
 
 	tokenBuckets := buckets125(m.MaxModelLen)
-	x := &metrics{
+	x := &vllmMetrics{
 		reg:              reg,
 		promptTokens:     counter("vllm:prompt_tokens_total", "Number of prefill tokens processed."),
 		generationTokens: counter("vllm:generation_tokens_total", "Number of generation tokens processed."),
@@ -142,4 +181,181 @@ func newMetrics(m Model, sched *scheduler, kvHeld func() int64) *metrics {
 		x.success[r] = success.WithLabelValues(r)
 	}
 	return x
+}
+
+func (x *vllmMetrics) registry() *prometheus.Registry { return x.reg }
+func (x *vllmMetrics) aborted()                       { x.success[finishAbort].Inc() }
+
+func (x *vllmMetrics) prefix(p float64, hit bool) {
+	x.prefixQueries.Add(p)
+	if hit {
+		x.prefixHits.Add(p)
+	}
+}
+
+func (x *vllmMetrics) firstToken(ttft time.Duration, p float64) {
+	x.ttft.Observe(ttft.Seconds())
+	x.promptTokens.Add(p)
+	x.generationTokens.Inc()
+}
+
+func (x *vllmMetrics) nextToken(itl time.Duration) {
+	x.itl.Observe(itl.Seconds())
+	x.generationTokens.Inc()
+}
+
+func (x *vllmMetrics) finished(t timings, p, n float64, maxTokensGiven bool) {
+	x.success[finishLength].Inc()
+	x.e2e.Observe(t.last.Sub(t.arrival).Seconds())
+	x.queueTime.Observe(t.slotStart.Sub(t.arrival).Seconds())
+	x.inferenceTime.Observe(t.last.Sub(t.slotStart).Seconds())
+	x.prefillTime.Observe(t.first.Sub(t.slotStart).Seconds())
+	x.decodeTime.Observe(t.last.Sub(t.first).Seconds())
+	x.promptHist.Observe(p)
+	x.generationHist.Observe(n)
+	if maxTokensGiven {
+		x.maxTokensParams.Observe(n)
+	}
+}
+
+// llamaCppMetrics are llama-server's --metrics families: unlabelled
+// counters of tokens and the seconds spent on them, and gauges of busy
+// and deferred slots.
+type llamaCppMetrics struct {
+	reg                               *prometheus.Registry
+	sched                             *scheduler
+	promptTokens, promptSeconds       prometheus.Counter
+	predictedTokens, predictedSeconds prometheus.Counter
+	decodes                           prometheus.Counter
+	busySlotsPerDecode                prometheus.Gauge
+}
+
+func newLlamaCppMetrics(sched *scheduler) *llamaCppMetrics {
+	reg := prometheus.NewRegistry()
+	counter := func(name, help string) prometheus.Counter {
+		c := prometheus.NewCounter(prometheus.CounterOpts{Name: "llamacpp:" + name, Help: help})
+		reg.MustRegister(c)
+		return c
+	}
+	gauge := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "llamacpp:" + name, Help: help}, f))
+	}
+	x := &llamaCppMetrics{
+		reg:              reg,
+		sched:            sched,
+		promptTokens:     counter("prompt_tokens_total", "Number of prompt tokens processed."),
+		promptSeconds:    counter("prompt_seconds_total", "Prompt process time"),
+		predictedTokens:  counter("tokens_predicted_total", "Number of generation tokens processed."),
+		predictedSeconds: counter("tokens_predicted_seconds_total", "Predict process time"),
+		decodes:          counter("n_decode_total", "Total number of llama_decode() calls"),
+	}
+	gauge("requests_processing", "Number of requests processing.", func() float64 { return float64(sched.running.Load()) })
+	gauge("requests_deferred", "Number of requests deferred.", func() float64 { return float64(sched.waiting.Load()) })
+	// An average the server types as a counter although it goes down, as
+	// llama-server does: a reader must not take it for a restart.
+	x.busySlotsPerDecode = prometheus.NewGauge(prometheus.GaugeOpts{Name: "llamacpp:n_busy_slots_per_decode", Help: "Average number of busy slots per llama_decode() call"})
+	reg.MustRegister(counterTyped{x.busySlotsPerDecode})
+	return x
+}
+
+func (x *llamaCppMetrics) registry() *prometheus.Registry { return x.reg }
+func (x *llamaCppMetrics) aborted()                       {}
+func (x *llamaCppMetrics) prefix(float64, bool)           {}
+
+func (x *llamaCppMetrics) firstToken(ttft time.Duration, p float64) {
+	x.promptTokens.Add(p)
+	x.promptSeconds.Add(ttft.Seconds())
+	x.predictedTokens.Inc()
+	x.decodes.Inc()
+}
+
+func (x *llamaCppMetrics) nextToken(itl time.Duration) {
+	x.predictedTokens.Inc()
+	x.predictedSeconds.Add(itl.Seconds())
+	x.decodes.Inc()
+	x.busySlotsPerDecode.Set(float64(x.sched.running.Load()))
+}
+
+func (x *llamaCppMetrics) finished(timings, float64, float64, bool) {}
+
+// counterTyped exposes a gauge's value under the counter type.
+type counterTyped struct{ prometheus.Gauge }
+
+func (c counterTyped) Write(m *dto.Metric) error {
+	if err := c.Gauge.Write(m); err != nil {
+		return err
+	}
+	m.Counter = &dto.Counter{Value: m.Gauge.Value}
+	m.Gauge = nil
+	return nil
+}
+
+func (c counterTyped) Describe(ch chan<- *prometheus.Desc) { c.Gauge.Describe(ch) }
+func (c counterTyped) Collect(ch chan<- prometheus.Metric) { ch <- c }
+
+// tgiMetrics are text-generation-inference's families, as its exporter
+// writes them: counters without _total, token counts as per-request
+// histograms, durations in seconds.
+type tgiMetrics struct {
+	reg                                          *prometheus.Registry
+	count, success                               prometheus.Counter
+	failure                                      prometheus.Counter
+	inputLength, generatedTokens                 prometheus.Histogram
+	duration, queue, inference, meanTimePerToken prometheus.Histogram
+}
+
+// tgiDurationBuckets are TGI's: 35 bounds growing by half from 150 µs.
+var tgiDurationBuckets = prometheus.ExponentialBuckets(0.00015, 1.5, 35)
+
+func newTGIMetrics(m Model, sched *scheduler) *tgiMetrics {
+	reg := prometheus.NewRegistry()
+	counter := func(name string, labels prometheus.Labels) prometheus.Counter {
+		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: name, ConstLabels: labels})
+		reg.MustRegister(c)
+		return c
+	}
+	histogram := func(name string, buckets []float64) prometheus.Histogram {
+		h := prometheus.NewHistogram(prometheus.HistogramOpts{Name: name, Help: name, Buckets: buckets})
+		reg.MustRegister(h)
+		return h
+	}
+	gauge := func(name string, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: name}, f))
+	}
+	tokenBuckets := buckets125(m.MaxModelLen)
+	x := &tgiMetrics{
+		reg:              reg,
+		count:            counter("tgi_request_count", nil),
+		success:          counter("tgi_request_success", nil),
+		failure:          counter("tgi_request_failure", prometheus.Labels{"err": "incomplete"}),
+		inputLength:      histogram("tgi_request_input_length", tokenBuckets),
+		generatedTokens:  histogram("tgi_request_generated_tokens", tokenBuckets),
+		duration:         histogram("tgi_request_duration", tgiDurationBuckets),
+		queue:            histogram("tgi_request_queue_duration", tgiDurationBuckets),
+		inference:        histogram("tgi_request_inference_duration", tgiDurationBuckets),
+		meanTimePerToken: histogram("tgi_request_mean_time_per_token_duration", tgiDurationBuckets),
+	}
+	gauge("tgi_queue_size", func() float64 { return float64(sched.waiting.Load()) })
+	gauge("tgi_batch_current_size", func() float64 { return float64(sched.running.Load()) })
+	return x
+}
+
+func (x *tgiMetrics) registry() *prometheus.Registry { return x.reg }
+func (x *tgiMetrics) aborted()                       { x.failure.Inc() }
+func (x *tgiMetrics) prefix(float64, bool)           {}
+func (x *tgiMetrics) firstToken(time.Duration, float64) {
+	x.count.Inc()
+}
+func (x *tgiMetrics) nextToken(time.Duration) {}
+
+func (x *tgiMetrics) finished(t timings, p, n float64, _ bool) {
+	x.success.Inc()
+	x.inputLength.Observe(p)
+	x.generatedTokens.Observe(n)
+	x.duration.Observe(t.last.Sub(t.arrival).Seconds())
+	x.queue.Observe(t.slotStart.Sub(t.arrival).Seconds())
+	x.inference.Observe(t.last.Sub(t.slotStart).Seconds())
+	if n > 1 {
+		x.meanTimePerToken.Observe(t.last.Sub(t.first).Seconds() / (n - 1))
+	}
 }

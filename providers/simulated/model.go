@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -49,6 +51,9 @@ type Model struct {
 	// APIKey, when set, is required as "Authorization: Bearer <key>" on
 	// every /v1/ request.
 	APIKey string
+	// Metrics is the engine whose /metrics the server imitates, one of
+	// MetricsFlavours; empty means vLLM's.
+	Metrics string
 }
 
 // Defaults of the fields whose zero value cannot be meant literally.
@@ -115,6 +120,9 @@ func (m Model) check() (field, problem string) {
 		if c.n < 0 {
 			return c.name, fmt.Sprintf("must be positive, got %d", c.n)
 		}
+	}
+	if m.Metrics != "" && !slices.Contains(MetricsFlavours, m.Metrics) {
+		return "engine", fmt.Sprintf("must be %s, got %q", strings.Join(MetricsFlavours, ", "), m.Metrics)
 	}
 	return "", ""
 }

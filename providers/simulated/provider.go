@@ -364,6 +364,14 @@ func decodeConfig(cfg cty.Value, allowUnknown bool) (m Model, modelKnown bool, e
 				m.Jitter = j
 			}
 		}
+		if v, ok := d.get(sim, "simulate.", "engine"); ok {
+			if s, ok := d.str("simulate.engine", v); ok {
+				m.Metrics = s
+				if field, problem := m.check(); field == "engine" {
+					d.fail("simulate.engine: %s", problem)
+				}
+			}
+		}
 		d.count(sim, "max_num_seqs", &m.MaxNumSeqs)
 		d.count(sim, "default_max_tokens", &m.DefaultMaxTokens)
 		d.count(sim, "max_model_len", &m.MaxModelLen)

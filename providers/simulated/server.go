@@ -29,7 +29,7 @@ type Server struct {
 	sched   *scheduler
 	kvHeld  atomic.Int64 // KV tokens held by running sequences
 	prefix  *prefixCache
-	metrics *metrics
+	metrics recorder
 
 	mux        *http.ServeMux
 	handler    http.Handler
@@ -76,7 +76,7 @@ func NewServer(m Model) (*Server, error) {
 	}
 	s.modelsJSON = models
 
-	metricsHandler := promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{})
+	metricsHandler := promhttp.HandlerFor(s.metrics.registry(), promhttp.HandlerOpts{})
 	s.mux = http.NewServeMux()
 	s.mux.HandleFunc("/health", get(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
@@ -250,7 +250,7 @@ func (s *Server) serveGenerate(w http.ResponseWriter, r *http.Request, api apiKi
 		w.Header().Set("Content-Type", "text/event-stream; charset=utf-8")
 		w.WriteHeader(http.StatusOK)
 		if err := st.flush(); err != nil {
-			s.metrics.success[finishAbort].Inc()
+			s.metrics.aborted()
 			return
 		}
 		if err := s.generate(ctx, &j, arrival, st.token); err != nil {
@@ -289,7 +289,7 @@ func (s *Server) serveGenerate(w http.ResponseWriter, r *http.Request, api apiKi
 func (s *Server) generate(ctx context.Context, j *job, arrival time.Time, emit func(i int, word []byte, last bool) error) error {
 	t := timings{arrival: arrival}
 	if err := s.sched.acquire(ctx); err != nil {
-		s.metrics.success[finishAbort].Inc()
+		s.metrics.aborted()
 		return err
 	}
 	t.slotStart = time.Now()
@@ -306,10 +306,7 @@ func (s *Server) generate(ctx context.Context, j *job, arrival time.Time, emit f
 	defer release()
 
 	p := float64(j.promptTokens)
-	s.metrics.prefixQueries.Add(p)
-	if s.prefix.seen(j.promptHash) {
-		s.metrics.prefixHits.Add(p)
-	}
+	s.metrics.prefix(p, s.prefix.seen(j.promptHash))
 
 	d := newDraws(s.m.Seed, j.contentHash, s.m.Jitter)
 	timer := time.NewTimer(time.Hour)
@@ -325,23 +322,21 @@ func (s *Server) generate(ctx context.Context, j *job, arrival time.Time, emit f
 			due = due.Add(d.delay(s.m.ITL + s.m.ITLPerSeq*time.Duration(others)))
 		}
 		if err := sleepUntil(ctx, timer, due); err != nil {
-			s.metrics.success[finishAbort].Inc()
+			s.metrics.aborted()
 			return err
 		}
 		now := time.Now()
 		if i == 0 {
 			t.first = now
-			s.metrics.ttft.Observe(now.Sub(arrival).Seconds())
-			s.metrics.promptTokens.Add(p)
+			s.metrics.firstToken(now.Sub(arrival), p)
 		} else {
-			s.metrics.itl.Observe(now.Sub(t.last).Seconds())
+			s.metrics.nextToken(now.Sub(t.last))
 		}
 		t.last = now
-		s.metrics.generationTokens.Inc()
 		s.kvHeld.Add(1)
 		held++
 		if err := emit(i, wordAt(j.contentHash, i), i == j.maxTokens-1); err != nil {
-			s.metrics.success[finishAbort].Inc()
+			s.metrics.aborted()
 			return err
 		}
 	}
@@ -349,18 +344,7 @@ func (s *Server) generate(ctx context.Context, j *job, arrival time.Time, emit f
 	// The slot is free and the metrics final before the client reads the
 	// end of the response, so a scrape right after it agrees with it.
 	release()
-	m := s.metrics
-	m.success[finishLength].Inc()
-	m.e2e.Observe(t.last.Sub(t.arrival).Seconds())
-	m.queueTime.Observe(t.slotStart.Sub(t.arrival).Seconds())
-	m.inferenceTime.Observe(t.last.Sub(t.slotStart).Seconds())
-	m.prefillTime.Observe(t.first.Sub(t.slotStart).Seconds())
-	m.decodeTime.Observe(t.last.Sub(t.first).Seconds())
-	m.promptHist.Observe(p)
-	m.generationHist.Observe(float64(j.maxTokens))
-	if j.maxTokensGiven {
-		m.maxTokensParams.Observe(float64(j.maxTokens))
-	}
+	s.metrics.finished(t, p, float64(j.maxTokens), j.maxTokensGiven)
 	return nil
 }
 
