@@ -147,19 +147,16 @@ type stream struct {
 	sent int64
 	ttft time.Duration
 	gaps []time.Duration
-	// roleEvent marks a chat stream, whose role-only first event goes out
-	// in the same write as chunk 0 and is traced with it.
-	roleEvent bool
-	err       string
+	err  string
 }
 
-func streamsOf(origin time.Time, recs []workload.Record, api workload.API) []stream {
+// streamsOf reads what benchform measured. A chat stream's role-only
+// opening event, which the simulator writes with chunk 0, is no token
+// event, so every event matches a traced chunk, whatever the API.
+func streamsOf(origin time.Time, recs []workload.Record) []stream {
 	out := make([]stream, 0, len(recs))
 	for _, r := range recs {
-		out = append(out, stream{
-			id: r.ID, sent: origin.UnixNano() + int64(r.Start), ttft: r.TTFT, gaps: r.Gaps,
-			roleEvent: api == workload.APIChat, err: r.Err,
-		})
+		out = append(out, stream{id: r.ID, sent: origin.UnixNano() + int64(r.Start), ttft: r.TTFT, gaps: r.Gaps, err: r.Err})
 	}
 	return out
 }
@@ -196,7 +193,6 @@ func compare(streams []stream, trace map[string][]int64, prefix string, itl time
 	var a accuracy
 	problem := func(format string, args ...any) { a.problems = append(a.problems, fmt.Sprintf(format, args...)) }
 	seen := make(map[string]bool, len(streams))
-	var want []int64
 	for _, s := range streams {
 		if !strings.HasPrefix(s.id, prefix) {
 			continue
@@ -214,21 +210,16 @@ func compare(streams []stream, trace map[string][]int64, prefix string, itl time
 			problem("request %s has no first event", s.id)
 			continue
 		}
-		want = want[:0]
-		if s.roleEvent {
-			want = append(want, flushes[0])
-		}
-		want = append(want, flushes...)
-		if events := 1 + len(s.gaps); events != len(want) {
+		if events := 1 + len(s.gaps); events != len(flushes) {
 			problem("request %s: %d events measured for %d traced chunks", s.id, events, len(flushes))
 			continue
 		}
 		a.requests++
 		a.chunks += len(flushes)
 		at := s.sent + int64(s.ttft)
-		a.ttftErr = append(a.ttftErr, ms(at-want[0]))
+		a.ttftErr = append(a.ttftErr, ms(at-flushes[0]))
 		for k, g := range s.gaps {
-			a.itlErr = append(a.itlErr, ms(int64(g)-(want[k+1]-want[k])))
+			a.itlErr = append(a.itlErr, ms(int64(g)-(flushes[k+1]-flushes[k])))
 		}
 		if n := len(flushes); itl > 0 && n > 1 {
 			a.pace = append(a.pace, float64(int64(n-1)*int64(itl))/float64(flushes[n-1]-flushes[0]))
@@ -308,7 +299,7 @@ func TestAccuracyAgainstTrace(t *testing.T) {
 			t.Fatalf("the wall clock moved %v against the monotonic clock during the run; instants cannot be compared", d)
 		}
 		wantRequests += run.requests + concurrency
-		streams = append(streams, streamsOf(win.Origin, recs, run.api)...)
+		streams = append(streams, streamsOf(win.Origin, recs)...)
 	}
 	if _, err := sim.stop(); err != nil {
 		t.Fatal(err)
@@ -644,7 +635,7 @@ func measure(b *testing.B, p point) outcome {
 		}
 		o.drift = clockDrift(win.Origin)
 		o.window, recs = win.Duration, rs
-		streams = streamsOf(win.Origin, recs, workload.APICompletions)
+		streams = streamsOf(win.Origin, recs)
 	}
 	var err error
 	if o.serverCPU, err = sim.stop(); err != nil {

@@ -130,9 +130,9 @@ var LatencyMetrics = []string{"ttft", "tpot", "itl", "e2el", "client_queue_time"
 // Definitions says how each reported figure is defined; results carry it so
 // that numbers are never read with the wrong meaning.
 var Definitions = map[string]string{
-	"ttft":                       "time to first token: request sent (after any client-side wait) → first SSE event with non-empty choices, as vLLM bench serve",
+	"ttft":                       "time to first token: request sent (after any client-side wait) → first SSE event whose choices carry output, as vLLM bench serve; a chat stream's role-only opening event and an empty closing one carry none",
 	"tpot":                       "time per output token: (E2EL − TTFT) / (output tokens − 1), requests with more than one token, as vLLM bench serve",
-	"itl":                        "inter-token latency: gap between successive token events, one per chunk, pooled over requests, as vLLM bench serve",
+	"itl":                        "inter-token latency: gap between successive token events (events whose choices carry output), one per chunk, pooled over requests, as vLLM bench serve",
 	"e2el":                       "end-to-end latency: request sent → last token event (not [DONE]), as vLLM bench serve",
 	"client_queue_time":          "schedule → send: waiting for a slot under a concurrency cap plus the client's own lag; excluded from TTFT and E2EL",
 	"client_lag":                 "the part of the client queue time the client caused: due and free to go → sent",

@@ -10,10 +10,11 @@ import (
 
 const benchTokens = 1000
 
-// benchEvents is a vLLM chat stream of benchTokens one-token chunks.
+// benchEvents is a vLLM chat stream of benchTokens one-token chunks after
+// its role-only opening chunk.
 func benchEvents() []string {
 	events := []string{chatRole}
-	for range benchTokens - 1 {
+	for range benchTokens {
 		events = append(events, chatToken(" tok"))
 	}
 	return append(events, usageChunk(100, benchTokens), done)

@@ -127,7 +127,9 @@ type Record struct {
 	// request was both due and had a slot to its send instant. A large lag
 	// means the client, not the server, limited the load.
 	Lag time.Duration
-	// TTFT is the first token event's arrival; zero when none arrived.
+	// TTFT is the first token event's arrival; zero when none arrived. A
+	// token event is one whose choices carry output: a chat stream's
+	// role-only opening chunk and an empty closing one are not.
 	TTFT time.Duration
 	// E2EL is the last token event's arrival. The usage chunk and [DONE]
 	// do not extend it.
@@ -173,8 +175,8 @@ func (r Record) TPOT() (time.Duration, bool) {
 
 // TokenSourcesDisagree reports whether the server's final usage count and
 // the client's own count disagree: the sum of per-event counts when every
-// event carried one, else the number of token events, of which a chat
-// stream's first may be role-only and carry no token.
+// event carried one, else the number of token events, of which a closing
+// chunk with an empty text may carry no token.
 func (r Record) TokenSourcesDisagree() bool {
 	if r.UsageTokens == 0 {
 		return false // one source only
@@ -451,7 +453,10 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 			rec.Err = "malformed event: " + err.Error()
 			break
 		}
-		if ch.token {
+		// A token event has choices carrying output; a chat stream's
+		// opening role-only chunk and an empty closing one carry none, so
+		// they neither start the clock nor add a gap.
+		if ch.choices && !ch.silent && !(ch.roleOnly && events == 0) {
 			events++
 			if events == 1 {
 				first = at

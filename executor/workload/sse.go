@@ -168,11 +168,20 @@ func isDone(data []byte) bool {
 	return string(bytes.TrimSpace(data)) == "[DONE]"
 }
 
-// chunk is what one event tells the request: whether it is a token event
-// (non-empty choices, whatever the text), the usage it carries and any error
-// the server reported in-stream.
+// chunk is what one event tells the request: whether it has choices, what
+// its first choice's delta carries, the usage it carries and any error the
+// server reported in-stream.
 type chunk struct {
-	token            bool
+	// choices: the event has a non-empty choices array.
+	choices bool
+	// silent: the first choice's delta carries nothing, every member null
+	// or none at all, as a closing chunk with only its finish_reason.
+	silent bool
+	// roleOnly: the first choice's delta carries a role and nothing else
+	// but empty values, as a chat stream's opening chunk: with an empty
+	// content (vLLM, SGLang), a null one (llama.cpp) or none
+	// (llm-d-inference-sim).
+	roleOnly         bool
 	hasUsage         bool
 	promptTokens     int
 	completionTokens int
@@ -208,7 +217,10 @@ func slowDecode(b []byte, c *chunk) error {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return err
 	}
-	c.token = len(v.Choices) > 0
+	c.choices = len(v.Choices) > 0
+	if c.choices {
+		c.silent, c.roleOnly = slowDelta(v.Choices[0])
+	}
 	if v.Usage != nil {
 		c.hasUsage = true
 		c.promptTokens = v.Usage.PromptTokens
@@ -219,6 +231,65 @@ func slowDecode(b []byte, c *chunk) error {
 		c.errMsg = errorText(v.Error)
 	}
 	return nil
+}
+
+// slowDelta reads what the delta of a choice carries. A choice that is not
+// an object, or whose delta is not one, carries something, as far as
+// anyone can tell.
+func slowDelta(choice []byte) (silent, roleOnly bool) {
+	var ch struct {
+		Delta json.RawMessage `json:"delta"`
+	}
+	if json.Unmarshal(choice, &ch) != nil {
+		return false, false
+	}
+	d := bytes.TrimSpace(ch.Delta)
+	if len(d) == 0 || d[0] != '{' {
+		return false, false
+	}
+	var members map[string]json.RawMessage
+	if json.Unmarshal(d, &members) != nil {
+		return false, false
+	}
+	present, role, payload := false, false, false
+	for k, raw := range members {
+		kind := valueKind(raw)
+		present = present || kind != absent
+		if k == "role" {
+			role = kind != absent
+		} else if kind == filled {
+			payload = true
+		}
+	}
+	return !present, role && !payload
+}
+
+// What a member of a delta holds.
+const (
+	absent = iota // null
+	empty         // "", [] or {}
+	filled
+)
+
+func valueKind(raw json.RawMessage) int {
+	v := bytes.TrimSpace(raw)
+	switch {
+	case string(v) == "null":
+		return absent
+	case string(v) == `""`:
+		return empty
+	case v[0] == '[':
+		var a []json.RawMessage
+		if json.Unmarshal(v, &a) == nil && len(a) == 0 {
+			return empty
+		}
+	case v[0] == '{':
+		var m map[string]json.RawMessage
+		if json.Unmarshal(v, &m) == nil && len(m) == 0 {
+			return empty
+		}
+	}
+	return filled
 }
 
 // errorText extracts a readable message from an OpenAI-style error value:
@@ -629,8 +700,149 @@ func scanChoices(b []byte, i int, c *chunk) int {
 	if i < len(b) && b[i] == ']' {
 		return i + 1
 	}
-	c.token = true
-	return skipElements(b, i, 2)
+	c.choices = true
+	if i >= len(b) || b[i] != '{' {
+		return skipElements(b, i, 2)
+	}
+	if i = scanChoice(b, i, c); i < 0 {
+		return -1
+	}
+	i = skipWS(b, i)
+	switch {
+	case i < len(b) && b[i] == ']':
+		return i + 1
+	case i < len(b) && b[i] == ',':
+		return skipElements(b, skipWS(b, i+1), 2)
+	}
+	return -1
+}
+
+// scanChoice scans the first choice, an object, for its delta.
+func scanChoice(b []byte, i int, c *chunk) int {
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1
+	}
+	seenDelta := false
+	for {
+		key, end := scanKey(b, i)
+		if end < 0 {
+			return -1
+		}
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return -1
+		}
+		i = skipWS(b, i+1)
+		switch {
+		case string(key) == "delta":
+			if seenDelta {
+				return -1
+			}
+			seenDelta = true
+			if end := scanLiteral(b, i, "null"); end >= 0 {
+				i = end
+			} else if i < len(b) && b[i] == '{' {
+				i = scanDelta(b, i, c)
+			} else {
+				return -1
+			}
+		case mayFold(key, "delta"):
+			return -1
+		default:
+			i = skipValue(b, i, 3)
+		}
+		if i < 0 {
+			return -1
+		}
+		i = skipWS(b, i)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			return i + 1
+		}
+		return -1
+	}
+}
+
+// maxDeltaMembers bounds the members a delta may have on the fast path,
+// which checks them for duplicates pairwise.
+const maxDeltaMembers = 8
+
+// scanDelta scans a delta object and records what it carries; a repeated
+// member is left to encoding/json, whose last one wins.
+func scanDelta(b []byte, i int, c *chunk) int {
+	i = skipWS(b, i+1)
+	present, role, payload := false, false, false
+	var keys [maxDeltaMembers][]byte
+	n := 0
+	if i < len(b) && b[i] == '}' {
+		c.silent = true
+		return i + 1
+	}
+	for {
+		key, end := scanKey(b, i)
+		if end < 0 || n == maxDeltaMembers {
+			return -1
+		}
+		for _, k := range keys[:n] {
+			if string(k) == string(key) {
+				return -1
+			}
+		}
+		keys[n] = key
+		n++
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return -1
+		}
+		i = skipWS(b, i+1)
+		var kind int
+		if i, kind = scanKind(b, i); i < 0 {
+			return -1
+		}
+		present = present || kind != absent
+		if string(key) == "role" {
+			role = kind != absent
+		} else if kind == filled {
+			payload = true
+		}
+		i = skipWS(b, i)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			c.silent, c.roleOnly = !present, role && !payload
+			return i + 1
+		}
+		return -1
+	}
+}
+
+// scanKind scans a value and says whether it is null, empty ("", [] or
+// {}) or filled.
+func scanKind(b []byte, i int) (int, int) {
+	if i >= len(b) {
+		return -1, 0
+	}
+	switch b[i] {
+	case 'n':
+		return scanLiteral(b, i, "null"), absent
+	case '"':
+		end, _ := scanString(b, i)
+		if end == i+2 {
+			return end, empty
+		}
+		return end, filled
+	case '[', '{':
+		if j := skipWS(b, i+1); j < len(b) && (b[i] == '[' && b[j] == ']' || b[i] == '{' && b[j] == '}') {
+			return j + 1, empty
+		}
+	}
+	return skipValue(b, i, 4), filled
 }
 
 func scanUsage(b []byte, i int, c *chunk) int {

@@ -143,19 +143,81 @@ func TestDecodeChunk(t *testing.T) {
 		{
 			name:     "vLLM chat token",
 			in:       chatToken("hé\"llo\\n")[6:],
-			want:     chunk{token: true},
+			want:     chunk{choices: true},
 			wantFast: true,
 		},
 		{
 			name:     "vLLM role-only chunk",
 			in:       chatRole[6:],
-			want:     chunk{token: true},
+			want:     chunk{choices: true, roleOnly: true},
 			wantFast: true,
+		},
+		{
+			name:     "llama.cpp role-only chunk, content null",
+			in:       `{"choices":[{"finish_reason":null,"index":0,"delta":{"role":"assistant","content":null}}],"created":1,"id":"chatcmpl-x","model":"m","object":"chat.completion.chunk"}`,
+			want:     chunk{choices: true, roleOnly: true},
+			wantFast: true,
+		},
+		{
+			name:     "llm-d-inference-sim role-only chunk, no content",
+			in:       `{"id":"chatcmpl-x","created":1,"model":"m","choices":[{"index":0,"finish_reason":null,"delta":{"role":"assistant"}}],"object":"chat.completion.chunk"}`,
+			want:     chunk{choices: true, roleOnly: true},
+			wantFast: true,
+		},
+		{
+			name:     "TGI chunk: a role with every token",
+			in:       `{"object":"chat.completion.chunk","id":"","created":1,"model":"m","system_fingerprint":"3.3.7","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"logprobs":null,"finish_reason":null}],"usage":null}`,
+			want:     chunk{choices: true},
+			wantFast: true,
+		},
+		{
+			name:     "closing chunk with only its finish_reason",
+			in:       `{"choices":[{"delta":{},"finish_reason":"stop","index":0}],"id":"x"}`,
+			want:     chunk{choices: true, silent: true},
+			wantFast: true,
+		},
+		{
+			name:     "closing chunk of nulls",
+			in:       `{"choices":[{"delta":{"content":null,"tool_calls":null},"finish_reason":"length","index":0}]}`,
+			want:     chunk{choices: true, silent: true},
+			wantFast: true,
+		},
+		{
+			name:     "empty text without a role is a token that printed nothing",
+			in:       `{"choices":[{"delta":{"content":""},"finish_reason":"stop","index":0}]}`,
+			want:     chunk{choices: true},
+			wantFast: true,
+		},
+		{
+			name:     "reasoning is output",
+			in:       `{"choices":[{"delta":{"role":"assistant","reasoning":"hmm","content":null}}]}`,
+			want:     chunk{choices: true},
+			wantFast: true,
+		},
+		{
+			name:     "a tool call is output",
+			in:       `{"choices":[{"delta":{"role":"assistant","tool_calls":[{"index":0,"function":{"name":"f"}}]}}]}`,
+			want:     chunk{choices: true},
+			wantFast: true,
+		},
+		{
+			name:     "a role with empty values is still role-only",
+			in:       `{"choices":[{"delta":{"role":"assistant","content":"","tool_calls":[ ],"x":{ }}}]}`,
+			want:     chunk{choices: true, roleOnly: true},
+			wantFast: true,
+		},
+		{
+			name: "repeated delta member: the last wins",
+			in:   `{"choices":[{"delta":{"content":"x","content":null}}]}`, want: chunk{choices: true, silent: true},
+		},
+		{
+			name: "delta spelled in capitals",
+			in:   `{"choices":[{"Delta":{}}]}`, want: chunk{choices: true, silent: true},
 		},
 		{
 			name:     "vLLM completions token with logprobs",
 			in:       `{"id":"c","choices":[{"index":0,"text":" a","logprobs":{"tokens":[" a"],"token_logprobs":[-0.5e-3],"top_logprobs":[{" a":-1.25E+2}]},"finish_reason":null}]}`,
-			want:     chunk{token: true},
+			want:     chunk{choices: true},
 			wantFast: true,
 		},
 		{
@@ -184,15 +246,15 @@ func TestDecodeChunk(t *testing.T) {
 		},
 		{
 			name: "choices of nulls still counts",
-			in:   `{"choices":[null]}`, want: chunk{token: true}, wantFast: true,
+			in:   `{"choices":[null]}`, want: chunk{choices: true}, wantFast: true,
 		},
 		{
 			name: "key matching only case-insensitively",
-			in:   `{"Choices":[{}]}`, want: chunk{token: true},
+			in:   `{"Choices":[{}]}`, want: chunk{choices: true},
 		},
 		{
 			name: "escaped key",
-			in:   `{"\u0063hoices":[{}]}`, want: chunk{token: true},
+			in:   `{"\u0063hoices":[{}]}`, want: chunk{choices: true},
 		},
 		{
 			name: "duplicate key: the last wins",
@@ -216,7 +278,7 @@ func TestDecodeChunk(t *testing.T) {
 		},
 		{
 			name: "deep nesting",
-			in:   `{"choices":[` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `]}`, want: chunk{token: true},
+			in:   `{"choices":[` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `]}`, want: chunk{choices: true},
 		},
 		{name: "fractional token count", in: `{"usage":{"completion_tokens":1.5}}`, wantErr: true},
 		{name: "choices of the wrong type", in: `{"choices":{}}`, wantErr: true},
