@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -376,5 +378,100 @@ func TestSimulatedEngineMetrics(t *testing.T) {
 				t.Errorf("server running max = %v, want 1 to 4", s.ServerRunning)
 			}
 		})
+	}
+}
+
+// ollamaLike serves as ollama 0.17 does what the engine table records of
+// it: its root answers, models are listed with their tag, a chat request's
+// limit is read from max_tokens alone (max_completion_tokens is ignored,
+// and the default is 256), and the stream opens with a role-only chunk and
+// closes with an empty one before its usage.
+func ollamaLike(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			w.Write([]byte("Ollama is running"))
+		case "/v1/models":
+			w.Write([]byte(`{"object":"list","data":[{"id":"tiny:latest","object":"model","owned_by":"library"}]}`))
+		case "/v1/chat/completions":
+			var body struct {
+				Model     string `json:"model"`
+				MaxTokens *int   `json:"max_tokens"`
+			}
+			if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			n := 256
+			if body.MaxTokens != nil {
+				n = *body.MaxTokens
+			}
+			w.Header().Set("Content-Type", "text/event-stream")
+			fmt.Fprintf(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n")
+			for range n {
+				fmt.Fprintf(w, "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" w\"},\"finish_reason\":null}]}\n\n")
+			}
+			fmt.Fprintf(w, "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}]}\n\n")
+			fmt.Fprintf(w, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":%d,\"total_tokens\":%d}}\n\ndata: [DONE]\n\n", n, n+5)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+const endpointLimitConfig = `
+server "x" {
+  engine   = "{{.Engine}}"
+  endpoint = "{{.URL}}"
+  model    = "{{.Model}}"
+}
+
+scenario "chat" {
+  server     = server.x
+  max_tokens = 8
+  dataset {
+    kind    = "prompts"
+    prompts = ["hello"]
+  }
+  load {
+    concurrency = [2]
+    requests    = 6
+  }
+}
+`
+
+// TestTokenLimitAndNaming runs the CLI against a server that honours only
+// max_tokens and lists its model with a tag: declared as ollama, the limit
+// is sent where it is read and the untagged name is accepted; declared as
+// a generic endpoint, the limit goes unread, which the results say rather
+// than report 256-token answers as asked for.
+func TestTokenLimitAndNaming(t *testing.T) {
+	url := ollamaLike(t)
+	type setup struct{ Engine, URL, Model string }
+	results := func(t *testing.T, s setup) (string, map[string]any) {
+		dir := configDir(t, render(t, endpointLimitConfig, s))
+		code, out, errOut := benchform(t, "apply", "-auto-approve", dir)
+		if code != exitOK {
+			t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+		}
+		code, js, errOut := benchform(t, "results", "-state", filepath.Join(dir, "benchform.db"), "-format", "json")
+		var runs []struct{ Steps []map[string]any }
+		if code != exitOK || json.Unmarshal([]byte(js), &runs) != nil || len(runs) != 1 || len(runs[0].Steps) != 1 {
+			t.Fatalf("results: %d %s\n%s", code, errOut, js)
+		}
+		return out, runs[0].Steps[0]
+	}
+
+	out, step := results(t, setup{"ollama", url, "tiny"})
+	if step["total_output_tokens"] != float64(6*8) || step["requests_over_max_tokens"] != nil || step["token_sources_disagree"] != float64(0) || strings.Contains(out, "streamed more tokens") {
+		t.Errorf("as ollama: %v tokens, %v over the limit, %v disagreeing\n%s", step["total_output_tokens"], step["requests_over_max_tokens"], step["token_sources_disagree"], out)
+	}
+
+	out, step = results(t, setup{"openai", url, "tiny:latest"})
+	if step["total_output_tokens"] != float64(6*256) || step["requests_over_max_tokens"] != float64(6) ||
+		!strings.Contains(out, "6 of 6 requests streamed more tokens than their max_tokens (up to 256 for a limit of 8)") {
+		t.Errorf("as a generic endpoint: %v tokens, %v over the limit\n%s", step["total_output_tokens"], step["requests_over_max_tokens"], out)
 	}
 }

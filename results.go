@@ -17,7 +17,6 @@ import (
 
 	"github.com/benchform/benchform/executor"
 	"github.com/benchform/benchform/executor/report"
-	"github.com/benchform/benchform/executor/workload"
 	"github.com/benchform/benchform/lang"
 	"github.com/benchform/benchform/state"
 )
@@ -99,26 +98,11 @@ func loadRun(store *state.Store, id int64, detailed bool) (report.Run, error) {
 			if err != nil {
 				return report.Run{}, err
 			}
-			out.Requests = append(out.Requests, workloadRecords(recs))
+			out.Requests = append(out.Requests, executor.WorkloadRecords(recs))
 			out.StepSamples = append(out.StepSamples, byStep[s.Index])
 		}
 	}
 	return out, nil
-}
-
-// workloadRecords turns stored request records back into what the
-// workload measured.
-func workloadRecords(recs []state.RequestRecord) []workload.Record {
-	out := make([]workload.Record, len(recs))
-	for i, r := range recs {
-		out[i] = workload.Record{
-			ID: r.RequestID, Seq: r.Seq, Warmup: r.Warmup, Start: r.Start, QueueTime: r.QueueTime, Lag: r.Lag,
-			TTFT: r.TTFT, E2EL: r.E2EL, Gaps: r.Gaps, ChunkTokens: r.ChunkTokens, TokenEvents: r.TokenEvents, UsageTokens: r.UsageTokens,
-			PromptTokens: r.PromptTokens, OutputTokens: r.OutputTokens, TokenSource: workload.TokenSource(r.TokenSource),
-			HTTPStatus: r.HTTPStatus, Err: r.Error,
-		}
-	}
-	return out
 }
 
 // openState opens the state file for a command that only reads it.

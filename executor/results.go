@@ -57,6 +57,9 @@ type StepSummary struct {
 	// TokenSourcesDisagree counts requests whose server usage and counted
 	// tokens disagree.
 	TokenSourcesDisagree int `json:"token_sources_disagree"`
+	// OverMaxTokens counts requests that streamed more tokens than their
+	// limit: the server ignored it.
+	OverMaxTokens int `json:"requests_over_max_tokens,omitempty"`
 	// Errors are the distinct failure messages with their counts.
 	Errors []ErrorCount `json:"errors,omitempty"`
 	// Warnings say what makes the figures less trustworthy: a client that
@@ -179,6 +182,7 @@ func Summarize(step StepInfo, stats workload.Stats, window workload.Window, perc
 		MaxConcurrentRequests:   stats.MaxConcurrency,
 		OutputThroughputPerUser: stats.OutputThroughputPerUser,
 		TokenSourcesDisagree:    stats.TokenSourcesDisagree,
+		OverMaxTokens:           stats.OverLimit,
 		Percentiles:             percentiles,
 		Latency:                 map[string]float64{},
 		TokenSources:            map[string]int{},

@@ -351,8 +351,9 @@ func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec
 		}
 	}
 	hasSLO := slo != (workload.SLO{})
-	result := Summarize(step, summary.Close(window.Duration), window, spec.Percentiles, hasSLO, status)
-	result.Warnings = append(warnings, clientWarnings(step, result)...)
+	stats := summary.Close(window.Duration)
+	result := Summarize(step, stats, window, spec.Percentiles, hasSLO, status)
+	result.Warnings = append(append(warnings, clientWarnings(step, result)...), limitWarnings(stats)...)
 	measured.attach(&result, in.pricePerHour)
 	for _, w := range result.Warnings[len(warnings):] {
 		a.opts.Hook.Warn(c.Addr, w)
@@ -401,6 +402,17 @@ func clientWarnings(step StepInfo, s StepSummary) []string {
 	return out
 }
 
+// limitWarnings says when the server streamed past the output limit of
+// some requests: it ignored the field the limit was sent in, and the
+// step's lengths and throughputs are not what the scenario asked for.
+func limitWarnings(stats workload.Stats) []string {
+	if stats.OverLimit == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("%d of %d requests streamed more tokens than their max_tokens (up to %d for a limit of %d): the server ignored the limit, so lengths and throughputs are not the scenario's",
+		stats.OverLimit, stats.Completed+stats.Failed, stats.WorstOver.OutputTokens, stats.WorstOver.MaxTokens)}
+}
+
 func firstError(s StepSummary) string {
 	if len(s.Errors) == 0 {
 		return "no error recorded"
@@ -424,27 +436,7 @@ type recorder struct {
 func (r *recorder) add(rec workload.Record) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.buf = append(r.buf, state.RequestRecord{
-		RunID:        r.runID,
-		Step:         r.step,
-		Seq:          rec.Seq,
-		RequestID:    rec.ID,
-		Warmup:       rec.Warmup,
-		Start:        rec.Start,
-		QueueTime:    rec.QueueTime,
-		TTFT:         rec.TTFT,
-		E2EL:         rec.E2EL,
-		Gaps:         rec.Gaps,
-		PromptTokens: rec.PromptTokens,
-		OutputTokens: rec.OutputTokens,
-		TokenSource:  string(rec.TokenSource),
-		HTTPStatus:   rec.HTTPStatus,
-		Error:        rec.Err,
-		Lag:          rec.Lag,
-		TokenEvents:  rec.TokenEvents,
-		UsageTokens:  rec.UsageTokens,
-		ChunkTokens:  rec.ChunkTokens,
-	})
+	r.buf = append(r.buf, storedRecord(r.runID, r.step, rec))
 	if len(r.buf) >= recordBatch || time.Since(r.lastFlush) >= recordFlushInterval {
 		r.flushLocked()
 	}

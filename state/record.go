@@ -40,8 +40,11 @@ type RequestRecord struct {
 	// ChunkTokens holds the tokens each token event carried when the
 	// server reported them, nil otherwise; stored as uvarints.
 	ChunkTokens []uint32
-	HTTPStatus  int
-	Error       string
+	// MaxTokens is the output limit the request was sent with; 0 when not
+	// recorded.
+	MaxTokens  int
+	HTTPStatus int
+	Error      string
 }
 
 // InsertRecords stores recs in one transaction: all of them or, on error,
@@ -59,8 +62,8 @@ func (s *Store) InsertRecords(recs []RequestRecord) error {
 	stmt, err := tx.Prepare(`INSERT INTO records
 		(run_id, step, seq, request_id, warmup, start_ns, queue_ns, ttft_ns, e2el_ns, gaps,
 		 prompt_tokens, output_tokens, token_source, http_status, error,
-		 lag_ns, token_events, usage_tokens, chunk_tokens)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		 lag_ns, token_events, usage_tokens, chunk_tokens, max_tokens)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fail(err)
 	}
@@ -88,7 +91,7 @@ func (s *Store) InsertRecords(recs []RequestRecord) error {
 		if _, err := stmt.Exec(r.RunID, r.Step, r.Seq, r.RequestID, r.Warmup,
 			int64(r.Start), int64(r.QueueTime), int64(r.TTFT), int64(r.E2EL), gaps,
 			r.PromptTokens, r.OutputTokens, r.TokenSource, r.HTTPStatus, r.Error,
-			int64(r.Lag), r.TokenEvents, r.UsageTokens, chunkTokens); err != nil {
+			int64(r.Lag), r.TokenEvents, r.UsageTokens, chunkTokens, r.MaxTokens); err != nil {
 			return fail(fmt.Errorf("run %d step %d seq %d: %w", r.RunID, r.Step, r.Seq, err))
 		}
 	}
@@ -106,7 +109,7 @@ func (s *Store) Records(runID int64, step int) ([]RequestRecord, error) {
 	}
 	q := `SELECT run_id, step, seq, request_id, warmup, start_ns, queue_ns, ttft_ns, e2el_ns, gaps,
 		prompt_tokens, output_tokens, token_source, http_status, error,
-		lag_ns, token_events, usage_tokens, chunk_tokens
+		lag_ns, token_events, usage_tokens, chunk_tokens, max_tokens
 		FROM records WHERE run_id = ?`
 	args := []any{runID}
 	if step >= 0 {
@@ -126,7 +129,7 @@ func (s *Store) Records(runID int64, step int) ([]RequestRecord, error) {
 		if err := rows.Scan(&r.RunID, &r.Step, &r.Seq, &r.RequestID, &r.Warmup,
 			&start, &queue, &ttft, &e2el, &blob,
 			&r.PromptTokens, &r.OutputTokens, &r.TokenSource, &r.HTTPStatus, &r.Error,
-			&lag, &r.TokenEvents, &r.UsageTokens, &tokBlob); err != nil {
+			&lag, &r.TokenEvents, &r.UsageTokens, &tokBlob, &r.MaxTokens); err != nil {
 			return fail(err)
 		}
 		r.Start, r.QueueTime, r.TTFT, r.E2EL = time.Duration(start), time.Duration(queue), time.Duration(ttft), time.Duration(e2el)

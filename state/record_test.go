@@ -295,7 +295,7 @@ func TestRecordsMigratedFromSchema1(t *testing.T) {
 		t.Errorf("records after migration (-want +got):\n%s", diff)
 	}
 	// New records carry the new fields.
-	rec := RequestRecord{RunID: id, Seq: 1, RequestID: "n", Lag: 7, TokenEvents: 3, UsageTokens: 4, ChunkTokens: []uint32{0, 1, 3}, TokenSource: "usage"}
+	rec := RequestRecord{RunID: id, Seq: 1, RequestID: "n", Lag: 7, TokenEvents: 3, UsageTokens: 4, ChunkTokens: []uint32{0, 1, 3}, MaxTokens: 48, TokenSource: "usage"}
 	if err := s.InsertRecords([]RequestRecord{rec}); err != nil {
 		t.Fatal(err)
 	}

@@ -25,6 +25,15 @@ var migrations = []migration{
 	{name: "initial schema", up: migrateInitial},
 	{name: "per-event tokens and client lag in request records", up: migrateChunkTokens},
 	{name: "telemetry samples", up: migrateSamples},
+	{name: "output limit of each request", up: migrateMaxTokens},
+}
+
+// migrateMaxTokens adds the output limit a request was sent with, so that
+// a server that ignored it shows in every record; 0 for records stored
+// before.
+func migrateMaxTokens(tx *sql.Tx) error {
+	_, err := tx.Exec(`ALTER TABLE records ADD COLUMN max_tokens INTEGER NOT NULL DEFAULT 0;`)
+	return err
 }
 
 // migrateSamples adds telemetry samples: a GPU snapshot at idle, and the

@@ -277,6 +277,9 @@ func stepFields(s executor.StepSummary) []field {
 		field{"output_tokens_from_chunks", s.TokenSources["chunks"]},
 		field{"token_sources_disagree", s.TokenSourcesDisagree},
 	)
+	if s.OverMaxTokens > 0 {
+		f = append(f, field{"requests_over_max_tokens", s.OverMaxTokens})
+	}
 	for _, c := range telemetryColumns {
 		if v, ok := c.value(s); ok {
 			f = append(f, field{c.key, v})
@@ -372,7 +375,7 @@ func ResultsJSON(w io.Writer, runs []Run) error {
 func detailArrays(recs []workload.Record) orderedObject {
 	var (
 		ids, errs, sources       []string
-		inputs, outputs          []int
+		inputs, outputs, limits  []int
 		ttfts, latencies, starts []float64
 		queues, lags             []float64
 		itls                     [][]float64
@@ -388,6 +391,7 @@ func detailArrays(recs []workload.Record) orderedObject {
 		sources = append(sources, string(r.TokenSource))
 		inputs = append(inputs, r.PromptTokens)
 		outputs = append(outputs, r.OutputTokens)
+		limits = append(limits, r.MaxTokens)
 		ttfts = append(ttfts, r.TTFT.Seconds())
 		latencies = append(latencies, r.E2EL.Seconds())
 		starts = append(starts, r.Start.Seconds())
@@ -405,6 +409,7 @@ func detailArrays(recs []workload.Record) orderedObject {
 		{"request_ids", ids},
 		{"input_lens", inputs},
 		{"output_lens", outputs},
+		{"max_tokens", limits},
 		{"ttfts", ttfts},
 		{"itls", itls},
 		{"latencies", latencies},
@@ -469,7 +474,7 @@ func ResultsCSV(w io.Writer, runs []Run) error {
 func RequestsCSV(w io.Writer, runs []Run) error {
 	cw := csv.NewWriter(w)
 	header := []string{"run", "scenario", "server", "label", "seq", "request_id", "start_ms", "client_queue_time_ms", "client_lag_ms",
-		"ttft_ms", "e2el_ms", "tpot_ms", "prompt_tokens", "output_tokens", "token_source", "token_events", "usage_tokens", "http_status", "error", "itl_ms", "chunk_tokens"}
+		"ttft_ms", "e2el_ms", "tpot_ms", "prompt_tokens", "output_tokens", "max_tokens", "token_source", "token_events", "usage_tokens", "http_status", "error", "itl_ms", "chunk_tokens"}
 	if err := cw.Write(header); err != nil {
 		return err
 	}
@@ -498,7 +503,7 @@ func RequestsCSV(w io.Writer, runs []Run) error {
 				if err := cw.Write([]string{
 					strconv.FormatInt(r.ID, 10), r.Scenario, s.Server, s.Label, strconv.Itoa(rec.Seq), rec.ID,
 					msText(rec.Start), msText(rec.QueueTime), msText(rec.Lag), msText(rec.TTFT), msText(rec.E2EL), tpot,
-					strconv.Itoa(rec.PromptTokens), strconv.Itoa(rec.OutputTokens), string(rec.TokenSource),
+					strconv.Itoa(rec.PromptTokens), strconv.Itoa(rec.OutputTokens), strconv.Itoa(rec.MaxTokens), string(rec.TokenSource),
 					strconv.Itoa(rec.TokenEvents), strconv.Itoa(rec.UsageTokens), strconv.Itoa(rec.HTTPStatus), rec.Err,
 					strings.Join(gaps, " "), strings.Join(tokens, " "),
 				}); err != nil {

@@ -146,6 +146,8 @@ type Record struct {
 	// UsageTokens is the server's final usage.completion_tokens, zero when
 	// it sent none.
 	UsageTokens int
+	// MaxTokens is the output limit the request was sent with.
+	MaxTokens int
 	// PromptTokens is usage.prompt_tokens when the server sent it, else the
 	// prompt's planned length.
 	PromptTokens int
@@ -280,10 +282,7 @@ type streamOptions struct {
 
 func requestBody(model string, r Request) (path string, body []byte, err error) {
 	opts := streamOptions{IncludeUsage: true, ContinuousUsageStats: r.ContinuousUsage}
-	maxTokens := r.MaxTokens
-	if r.Prompt.OutputTokens > 0 {
-		maxTokens = r.Prompt.OutputTokens
-	}
+	maxTokens := r.limit()
 	switch r.API {
 	case APIChat:
 		messages := r.Prompt.Messages
@@ -341,6 +340,19 @@ func requestBody(model string, r Request) (path string, body []byte, err error) 
 	return path, body, err
 }
 
+// limit is the output limit the request is sent with: the dataset's
+// length for the prompt, else the scenario's max_tokens.
+func (r Request) limit() int {
+	if r.Prompt.OutputTokens > 0 {
+		return r.Prompt.OutputTokens
+	}
+	return r.MaxTokens
+}
+
+// ExceedsLimit reports whether the request streamed more tokens than it
+// asked for: the server ignored its limit.
+func (r Record) ExceedsLimit() bool { return r.MaxTokens > 0 && r.OutputTokens > r.MaxTokens }
+
 // mergeObjects adds the fields of extra to the JSON object base, replacing
 // fields of the same name.
 func mergeObjects(base, extra json.RawMessage) ([]byte, error) {
@@ -365,6 +377,7 @@ var readers = sync.Pool{New: func() any { return newSSEReader(nil, 16<<10) }}
 func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Time) (rec Record, sent time.Time) {
 	rec.ID = r.ID
 	rec.PromptTokens = r.Prompt.InputTokens
+	rec.MaxTokens = r.limit()
 	fail := func(msg string) (Record, time.Time) {
 		rec.Err = msg
 		return rec, sent

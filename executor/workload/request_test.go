@@ -208,6 +208,8 @@ func TestDo(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
 			got := c.Do(ctx, target(srv), Request{API: tt.api, Prompt: prompt, MaxTokens: 16, ID: "r"})
+			// Every request records the limit it was sent with.
+			tt.want.MaxTokens = 16
 			if diff := cmp.Diff(tt.want, got, ignoreTimes); diff != "" {
 				t.Errorf("Do() mismatch (-want +got):\n%s", diff)
 			}

@@ -35,6 +35,8 @@ type Summary struct {
 	completed, failed, good int
 	inputTokens, outputTok  int
 	disagree                int
+	overLimit               int
+	worstOut, worstLimit    int // output and limit of the request furthest past its limit
 	e2elSum                 time.Duration
 	ttft, tpot, e2el        []time.Duration
 	queue, lag              []time.Duration // every measured request's
@@ -87,6 +89,12 @@ func (s *Summary) Add(r Record) {
 	}
 	s.queue = append(s.queue, r.QueueTime)
 	s.lag = append(s.lag, r.Lag)
+	if r.ExceedsLimit() {
+		s.overLimit++
+		if s.overLimit == 1 || r.OutputTokens-r.MaxTokens > s.worstOut-s.worstLimit {
+			s.worstOut, s.worstLimit = r.OutputTokens, r.MaxTokens
+		}
+	}
 	if !r.OK() {
 		s.failed++
 		s.errors[r.Err]++
@@ -210,6 +218,11 @@ type Stats struct {
 	// included: the client-side wait before sending (for a slot under a
 	// cap, or behind schedule) and the part of it the client caused.
 	QueueTime, Lag Distribution
+	// OverLimit counts measured requests that streamed more tokens than
+	// their limit, a server ignoring it; WorstOver holds the output and
+	// limit of the one furthest past it.
+	OverLimit int
+	WorstOver struct{ OutputTokens, MaxTokens int }
 	// Errors lists distinct failure messages, most frequent first.
 	Errors []ErrorCount
 }
@@ -231,7 +244,9 @@ func (s *Summary) Close(d time.Duration) Stats {
 		PeakOutputThroughput: peakTokensPerSecond(s.reqs, s.itl, s.tokens),
 		TokenSources:         map[TokenSource]int{},
 		TokenSourcesDisagree: s.disagree,
+		OverLimit:            s.overLimit,
 	}
+	st.WorstOver.OutputTokens, st.WorstOver.MaxTokens = s.worstOut, s.worstLimit
 	if s.e2elSum > 0 {
 		st.OutputThroughputPerUser = float64(s.outputTok) / s.e2elSum.Seconds()
 	}

@@ -297,3 +297,21 @@ func TestMultiTokenChunks(t *testing.T) {
 		t.Errorf("disagreeing requests = %d, want 1", st.TokenSourcesDisagree)
 	}
 }
+
+func TestSummaryOverLimit(t *testing.T) {
+	s := NewSummary(nil, SLO{})
+	for _, r := range []Record{
+		{MaxTokens: 8, OutputTokens: 8, TTFT: 1, E2EL: 2},
+		{MaxTokens: 8, OutputTokens: 40, TTFT: 1, E2EL: 2},
+		{MaxTokens: 8, OutputTokens: 256, TTFT: 1, E2EL: 2},
+		{MaxTokens: 16, OutputTokens: 20, Err: "stream ended before [DONE]"},
+		{MaxTokens: 0, OutputTokens: 500, TTFT: 1, E2EL: 2}, // no limit recorded
+		{MaxTokens: 8, OutputTokens: 300, Warmup: true},
+	} {
+		s.Add(r)
+	}
+	st := s.Close(time.Second)
+	if st.OverLimit != 3 || st.WorstOver.OutputTokens != 256 || st.WorstOver.MaxTokens != 8 {
+		t.Errorf("OverLimit %d, worst %+v; want 3, 256 for a limit of 8", st.OverLimit, st.WorstOver)
+	}
+}
