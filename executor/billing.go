@@ -2,6 +2,7 @@ package executor
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -118,23 +119,26 @@ func (e *Executor) expiry(plan *Plan, addr lang.Addr) string {
 	return ""
 }
 
-// orderExpiry makes each pod destroyed for its ttl wait for the servers
-// placed on it that are destroyed too, as any deletion waits for its
-// dependents.
+// orderExpiry makes each pod destroyed for its ttl wait for whatever is
+// destroyed of what depended on it when it was made (the servers placed on
+// it, whether the configuration still declares them or not), as any
+// deletion waits for its dependents.
 func orderExpiry(plan *Plan) {
 	byAddr := map[lang.Addr]*Change{}
 	for _, c := range plan.Changes {
 		byAddr[c.Addr] = c
 	}
 	for _, c := range plan.Changes {
-		if !c.expired || c.Addr.Kind != lang.KindServer || c.Action != Delete || c.row == nil {
+		if c.Action != Delete || c.row == nil {
 			continue
 		}
 		for _, dep := range c.row.Dependencies {
-			if d, err := lang.ParseAddr(dep); err == nil && d.Kind == lang.KindPod {
-				if pc := byAddr[d]; pc != nil && pc.Action == Delete {
-					pc.DependsOn = append(pc.DependsOn, c.Addr)
-				}
+			d, err := lang.ParseAddr(dep)
+			if err != nil {
+				continue
+			}
+			if pc := byAddr[d]; pc != nil && pc.expired && pc.Action == Delete && !slices.Contains(pc.DependsOn, c.Addr) {
+				pc.DependsOn = append(pc.DependsOn, c.Addr)
 			}
 		}
 	}
