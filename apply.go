@@ -387,11 +387,8 @@ func newProviders(cfg *lang.Config, statePath string) (map[string]providers.Prov
 	}, nil
 }
 
-// runpodSettings reads the runpod provider block. The environment points
-// tests and users behind a gateway elsewhere, so RUNPOD_REST_URL,
-// RUNPOD_GRAPHQL_URL and RUNPOD_PROXY_URL win over the block's addresses;
-// the key comes from the block's api_key when it sets one, else
-// RUNPOD_API_KEY.
+// runpodSettings configures the runpod provider from its block (cfg may
+// be nil: destroy works from state alone) and the environment.
 func runpodSettings(cfg *lang.Config) (runpod.Settings, error) {
 	block := cty.NilVal
 	if cfg != nil {
@@ -401,16 +398,10 @@ func runpodSettings(cfg *lang.Config) (runpod.Settings, error) {
 		}
 		block = v
 	}
-	s, err := runpod.SettingsFromBlock(block)
+	s, err := runpod.Configure(block)
 	if err != nil {
 		return runpod.Settings{}, err
 	}
-	for name, dst := range map[string]*string{runpod.EnvRESTURL: &s.RESTURL, runpod.EnvGraphQLURL: &s.GraphQLURL, runpod.EnvProxyURL: &s.ProxyURL} {
-		if v := strings.TrimSpace(os.Getenv(name)); v != "" {
-			*dst = v
-		}
-	}
-	s = runpod.SettingsFromEnv(s)
 	if tuneRunpod != nil {
 		tuneRunpod(&s)
 	}

@@ -25,11 +25,10 @@ func (p *Provider) declRange() hcl.Range { return p.DeclRange }
 // their arguments.
 var providerSpecs = map[string]hcldec.ObjectSpec{
 	"runpod": {
-		"api_key":     attr("api_key", cty.String),
-		"cloud_type":  enumAttr("cloud_type", false, "SECURE", "COMMUNITY"),
-		"rest_url":    urlAttr("rest_url"),
-		"graphql_url": urlAttr("graphql_url"),
-		"proxy_url":   attr("proxy_url", cty.String),
+		"api_key":    attr("api_key", cty.String),
+		"cloud_type": enumAttr("cloud_type", false, "SECURE", "COMMUNITY"),
+		"rest_url":   urlAttr("rest_url"),
+		"proxy_url":  attr("proxy_url", cty.String),
 	},
 	"local": {},
 }

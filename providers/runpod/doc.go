@@ -19,11 +19,11 @@
 // # Settings
 //
 // Settings come from the provider "runpod" block (SettingsFromBlock:
-// api_key, cloud_type, rest_url, graphql_url, proxy_url), then
-// SettingsFromEnv fills what the block left unset from RUNPOD_API_KEY,
-// RUNPOD_REST_URL, RUNPOD_GRAPHQL_URL and RUNPOD_PROXY_URL: configuration
-// wins over the environment, as in Terraform's providers. Unset values take
-// the production defaults. Tests point all three URLs at runpodtest.
+// api_key, cloud_type, rest_url, proxy_url), then SettingsFromEnv fills
+// what the block left unset from RUNPOD_API_KEY, RUNPOD_REST_URL and
+// RUNPOD_PROXY_URL: configuration wins over the environment, as in
+// Terraform's providers (Configure does both). Unset values take the
+// production defaults. Tests point both URLs at runpodtest.
 //
 // # Pods
 //

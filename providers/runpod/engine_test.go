@@ -257,15 +257,17 @@ func TestSettings(t *testing.T) {
 	t.Setenv(EnvProxyURL, "")
 	block := cty.ObjectVal(map[string]cty.Value{
 		"api_key": cty.NullVal(cty.String), "cloud_type": cty.StringVal("COMMUNITY"), "rest_url": cty.StringVal("http://block"),
-		"graphql_url": cty.NullVal(cty.String), "proxy_url": cty.NullVal(cty.String),
+		"proxy_url": cty.NullVal(cty.String),
 	})
-	s, err := SettingsFromBlock(block)
+	s, err := Configure(block)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s = SettingsFromEnv(s).withDefaults()
-	got := []string{s.APIKey, s.RESTURL, s.GraphQLURL, s.ProxyURL, s.CloudType, s.UserAgent}
-	want := []string{"env-key", "http://block", DefaultGraphQLURL, DefaultProxyURL, "COMMUNITY", "benchform/" + Version}
+	s = s.withDefaults()
+	// The block's rest_url wins over the environment's; the key, which the
+	// block leaves unset, comes from the environment.
+	got := []string{s.APIKey, s.RESTURL, s.ProxyURL, s.CloudType, s.UserAgent}
+	want := []string{"env-key", "http://block", DefaultProxyURL, "COMMUNITY", "benchform/" + Version}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("settings (-want +got):\n%s", diff)
 	}

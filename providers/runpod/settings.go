@@ -15,9 +15,8 @@ import (
 // Production endpoints, used where neither configuration nor the
 // environment names another.
 const (
-	DefaultRESTURL    = "https://api.runpod.io"
-	DefaultGraphQLURL = "https://api.runpod.io/graphql"
-	DefaultProxyURL   = "https://{podId}-{port}.proxy.runpod.net"
+	DefaultRESTURL  = "https://api.runpod.io"
+	DefaultProxyURL = "https://{podId}-{port}.proxy.runpod.net"
 )
 
 // Version is the benchform version sent in the User-Agent; main sets it at
@@ -32,9 +31,6 @@ type Settings struct {
 	// RESTURL is the host of REST v2, without /v2 (a trailing /v2 is
 	// accepted and dropped).
 	RESTURL string
-	// GraphQLURL is RunPod's GraphQL endpoint. Nothing uses it yet; it is
-	// kept so that a GraphQL transport can be added behind API.
-	GraphQLURL string
 	// ProxyURL is the template of a pod's HTTP port through RunPod's
 	// proxy, with {podId} and {port} placeholders.
 	ProxyURL string
@@ -68,15 +64,23 @@ type Settings struct {
 
 // Environment variables read by SettingsFromEnv.
 const (
-	EnvAPIKey     = "RUNPOD_API_KEY"
-	EnvRESTURL    = "RUNPOD_REST_URL"
-	EnvGraphQLURL = "RUNPOD_GRAPHQL_URL"
-	EnvProxyURL   = "RUNPOD_PROXY_URL"
+	EnvAPIKey   = "RUNPOD_API_KEY"
+	EnvRESTURL  = "RUNPOD_REST_URL"
+	EnvProxyURL = "RUNPOD_PROXY_URL"
 )
 
-// SettingsFromEnv fills the API key and the three URLs of base that are
-// empty from RUNPOD_API_KEY, RUNPOD_REST_URL, RUNPOD_GRAPHQL_URL and
-// RUNPOD_PROXY_URL. A value set in configuration (the provider block) wins
+// Configure reads the provider "runpod" block (null when the configuration
+// has none), then the environment for what the block leaves unset.
+func Configure(block cty.Value) (Settings, error) {
+	s, err := SettingsFromBlock(block)
+	if err != nil {
+		return Settings{}, err
+	}
+	return SettingsFromEnv(s), nil
+}
+
+// SettingsFromEnv fills the API key and the two URLs of base that are
+// empty from RUNPOD_API_KEY, RUNPOD_REST_URL and RUNPOD_PROXY_URL. A value set in configuration (the provider block) wins
 // over the environment, as in Terraform's providers: the environment is
 // the default, not an override.
 func SettingsFromEnv(base Settings) Settings {
@@ -87,13 +91,12 @@ func SettingsFromEnv(base Settings) Settings {
 	}
 	fill(&base.APIKey, EnvAPIKey)
 	fill(&base.RESTURL, EnvRESTURL)
-	fill(&base.GraphQLURL, EnvGraphQLURL)
 	fill(&base.ProxyURL, EnvProxyURL)
 	return base
 }
 
 // SettingsFromBlock reads a provider "runpod" block (api_key, cloud_type,
-// rest_url, graphql_url, proxy_url; any of them null) into Settings. A null
+// rest_url, proxy_url; any of them null) into Settings. A null
 // or absent block gives zero Settings.
 func SettingsFromBlock(block cty.Value) (Settings, error) {
 	var s Settings
@@ -109,7 +112,7 @@ func SettingsFromBlock(block cty.Value) (Settings, error) {
 	}
 	for name, dst := range map[string]*string{
 		"api_key": &s.APIKey, "cloud_type": &s.CloudType, "rest_url": &s.RESTURL,
-		"graphql_url": &s.GraphQLURL, "proxy_url": &s.ProxyURL,
+		"proxy_url": &s.ProxyURL,
 	} {
 		if !block.Type().HasAttribute(name) {
 			continue
@@ -135,9 +138,6 @@ func (s Settings) withDefaults() Settings {
 		s.RESTURL = DefaultRESTURL
 	}
 	s.RESTURL = strings.TrimSuffix(strings.TrimSuffix(s.RESTURL, "/"), "/v2")
-	if s.GraphQLURL == "" {
-		s.GraphQLURL = DefaultGraphQLURL
-	}
 	if s.ProxyURL == "" {
 		s.ProxyURL = DefaultProxyURL
 	}

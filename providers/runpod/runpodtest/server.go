@@ -207,10 +207,6 @@ func (s *Server) Close() { s.ts.Close() }
 // URL is the fake's base URL, the REST URL of Settings (paths start /v2).
 func (s *Server) URL() string { return s.ts.URL }
 
-// GraphQLURL is where RunPod's GraphQL API would be; the fake does not
-// implement it.
-func (s *Server) GraphQLURL() string { return s.ts.URL + "/graphql" }
-
 // ProxyURL is the proxy template, with {podId} and {port}.
 func (s *Server) ProxyURL() string { return s.ts.URL + "/proxy/{podId}-{port}" }
 
