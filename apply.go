@@ -318,18 +318,24 @@ func (c *cli) savePlan(op *operation, plan *executor.Plan, cfg *lang.Config, sta
 // terminal nobody can answer, so the operation is refused rather than
 // assumed.
 func (c *cli) confirm(op *operation) (int, bool) {
-	f, isFile := c.stdin.(*os.File)
-	if !isFile || !term.IsTerminal(int(f.Fd())) {
-		return c.errorf("%s needs confirmation, and standard input is not a terminal; run it with -auto-approve to proceed without asking", op.name), false
-	}
 	question := "Do you want to perform these actions?"
 	if op.destroy {
 		question = "Do you really want to destroy everything listed above?"
 	}
+	return c.ask(op.name, question, "-auto-approve")
+}
+
+// ask asks the question of a command and wants "yes" on a terminal;
+// without one it refuses, naming the flag that proceeds without asking.
+func (c *cli) ask(command, question, flag string) (int, bool) {
+	f, isFile := c.stdin.(*os.File)
+	if !isFile || !term.IsTerminal(int(f.Fd())) {
+		return c.errorf("%s needs confirmation, and standard input is not a terminal; run it with %s to proceed without asking", command, flag), false
+	}
 	fmt.Fprintf(c.stdout, "\n%s\n  Only 'yes' will be accepted to approve.\n\n  Enter a value: ", question)
 	answer, _ := bufio.NewReader(c.stdin).ReadString('\n')
 	if strings.TrimSpace(answer) != "yes" {
-		fmt.Fprintf(c.stdout, "\n%s cancelled.\n", strings.ToUpper(op.name[:1])+op.name[1:])
+		fmt.Fprintf(c.stdout, "\n%s cancelled.\n", strings.ToUpper(command[:1])+command[1:])
 		return exitError, false
 	}
 	return 0, true

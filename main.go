@@ -49,6 +49,7 @@ Commands:
   runs [SCENARIO]         list scenario runs
   results [RUN]           show a run's results as a table, CSV or JSON
   compare RUN_A RUN_B     compare two runs step by step
+  force-unlock LOCK_ID    release a state lock left by a process that is gone
   simulate                run the built-in simulated server on its own
   version                 print the version
 
@@ -103,17 +104,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cmd, rest := args[0], args[1:]
 	commands := map[string]func([]string) int{
-		"validate": c.validate,
-		"fmt":      c.fmt,
-		"plan":     c.plan,
-		"apply":    c.apply,
-		"destroy":  c.destroy,
-		"show":     c.show,
-		"state":    c.state,
-		"runs":     c.runs,
-		"results":  c.results,
-		"compare":  c.compare,
-		"simulate": c.simulate,
+		"validate":     c.validate,
+		"fmt":          c.fmt,
+		"plan":         c.plan,
+		"apply":        c.apply,
+		"destroy":      c.destroy,
+		"show":         c.show,
+		"state":        c.state,
+		"runs":         c.runs,
+		"results":      c.results,
+		"compare":      c.compare,
+		"force-unlock": c.forceUnlock,
+		"simulate":     c.simulate,
 		"version": func([]string) int {
 			fmt.Fprintf(stdout, "benchform %s\n", version)
 			return exitOK

@@ -393,9 +393,26 @@ func TestLockContention(t *testing.T) {
 	if time.Since(start) > 10*time.Second {
 		t.Errorf("the second process waited %s; without -lock-timeout it must fail at once", time.Since(start))
 	}
-	want := regexp.MustCompile(`state is locked: held by .+@.+ \(pid \d+\) for "apply" since `)
-	if !want.MatchString(out.String()) {
-		t.Errorf("lock error does not name the holder:\n%s", out.String())
+	want := regexp.MustCompile(`state is locked: held by .+@.+ \(pid \d+\) for "apply" since .*, lock ID (\S+); if that process is gone, benchform force-unlock (\S+) releases it`)
+	m := want.FindStringSubmatch(strings.Join(strings.Fields(out.String()), " "))
+	if m == nil || m[1] != m[2] {
+		t.Fatalf("lock error does not name the holder and the lock:\n%s", out.String())
+	}
+	id, db := m[1], filepath.Join(dir, "benchform.db")
+
+	// force-unlock asks first, names the lock it breaks, and breaks no
+	// other.
+	if code, _, errOut := benchform(t, "force-unlock", "-state", db, id); code != exitError || !strings.Contains(errOut, "run it with -force") {
+		t.Errorf("force-unlock without a terminal: %d %s", code, errOut)
+	}
+	if code, _, errOut := benchform(t, "force-unlock", "-state", db, "-force", "not-"+id); code != exitError || !strings.Contains(errOut, "locked under ID "+id) {
+		t.Errorf("force-unlock of another ID: %d %s", code, errOut)
+	}
+	if code, out, errOut := benchform(t, "force-unlock", "-state", db, "-force", id); code != exitOK || !strings.Contains(out, "held by") || !strings.Contains(out, "The state is unlocked.") {
+		t.Errorf("force-unlock: %d %s %s", code, out, errOut)
+	}
+	if code, _, errOut := benchform(t, "force-unlock", "-state", db, "-force", id); code != exitError || !strings.Contains(errOut, "not locked") {
+		t.Errorf("force-unlock again: %d %s", code, errOut)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -497,6 +498,52 @@ func (c *cli) compare(args []string) int {
 	if err := report.Compare(c.stdout, runs[0], runs[1]); err != nil {
 		return c.errorf("%s", err)
 	}
+	return exitOK
+}
+
+// forceUnlock removes the state lock of the given ID, as Terraform's
+// force-unlock does: for a lock that benchform never breaks by itself,
+// taken on another host or by a process whose pid was reused.
+func (c *cli) forceUnlock(args []string) int {
+	fs := c.newFlagSet("force-unlock", "force-unlock LOCK_ID [options]")
+	stateFlag := fs.String("state", "", "state file (default: benchform.db)")
+	force := fs.Bool("force", false, "do not ask for confirmation")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) != 1 {
+		return c.errorf("force-unlock takes the ID of the lock, which the error about the locked state shows")
+	}
+	id := pos[0]
+	path := c.stateFile(*stateFlag, ".")
+	if _, err := os.Stat(path); err != nil {
+		return c.errorf("no state at %s: %s", path, err)
+	}
+	store, ok := c.openState(*stateFlag)
+	if !ok {
+		return exitError
+	}
+	defer store.Close()
+	holder, err := store.LockHolder()
+	switch {
+	case err != nil:
+		return c.errorf("%s", err)
+	case holder == nil:
+		return c.errorf("the state is not locked")
+	case holder.ID != id:
+		return c.errorf("the state is locked under ID %s, not %s; nothing was changed", holder.ID, id)
+	}
+	fmt.Fprintf(c.stdout, "Lock %s is held by %s@%s (pid %d) for %q since %s.\n", holder.ID, holder.Who, holder.Host, holder.PID, holder.Operation, holder.Since.Local().Format("2006-01-02 15:04:05"))
+	if !*force {
+		if code, ok := c.ask("force-unlock", "Do you really want to release it? If that process still runs, two operations may then change the state at once.", "-force"); !ok {
+			return code
+		}
+	}
+	if err := store.ForceUnlock(id); err != nil {
+		return c.errorf("%s", err)
+	}
+	fmt.Fprintf(c.stdout, "The state is unlocked.\n")
 	return exitOK
 }
 

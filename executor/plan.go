@@ -99,15 +99,6 @@ func (p *Plan) HasRefreshes() bool {
 	return false
 }
 
-// Counts returns how many resources each action touches.
-func (p *Plan) Counts() map[Action]int {
-	counts := map[Action]int{}
-	for _, c := range p.Changes {
-		counts[c.Action]++
-	}
-	return counts
-}
-
 // Change returns the change for addr, or nil.
 func (p *Plan) Change(addr lang.Addr) *Change {
 	for _, c := range p.Changes {
@@ -152,7 +143,7 @@ func (e *Executor) Plan(ctx context.Context) (*Plan, hcl.Diagnostics) {
 		}
 	}
 
-	refreshed, d := e.refresh(ctx, stored, plan.Destroy)
+	refreshed, d := e.refresh(ctx, stored)
 	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
@@ -181,7 +172,7 @@ type refreshResult struct {
 
 // refresh reads every stored pod and server from its provider, at most
 // Parallelism at once.
-func (e *Executor) refresh(ctx context.Context, stored map[lang.Addr]*state.Resource, destroy bool) (map[lang.Addr]refreshResult, hcl.Diagnostics) {
+func (e *Executor) refresh(ctx context.Context, stored map[lang.Addr]*state.Resource) (map[lang.Addr]refreshResult, hcl.Diagnostics) {
 	var (
 		mu    sync.Mutex
 		out   = map[lang.Addr]refreshResult{}

@@ -30,13 +30,13 @@ type LockedError struct {
 	Info LockInfo
 }
 
-// Error names the holder, its pid and operation, and since when it holds
-// the lock.
+// Error names the holder, its pid and operation, since when it holds the
+// lock, and the lock's ID with the command that breaks it.
 func (e *LockedError) Error() string {
 	i := e.Info
 	age := max(time.Since(i.Since).Round(time.Second), 0)
-	return fmt.Sprintf("state is locked: held by %s@%s (pid %d) for %q since %s (%s ago)",
-		i.Who, i.Host, i.PID, i.Operation, i.Since.UTC().Format("2006-01-02 15:04:05 MST"), age)
+	return fmt.Sprintf("state is locked: held by %s@%s (pid %d) for %q since %s (%s ago), lock ID %s; if that process is gone, benchform force-unlock %s releases it",
+		i.Who, i.Host, i.PID, i.Operation, i.Since.UTC().Format("2006-01-02 15:04:05 MST"), age, i.ID, i.ID)
 }
 
 // Lock is a held state lock.

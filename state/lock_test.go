@@ -99,10 +99,10 @@ func TestLockedErrorMessage(t *testing.T) {
 		info LockInfo
 		want string
 	}{
-		{"past", LockInfo{Who: "alice", Host: "host1", PID: 4242, Operation: "apply", Since: since},
-			`state is locked: held by alice@host1 (pid 4242) for "apply" since ` + since.Format("2006-01-02 15:04:05") + ` UTC (3m12s ago)`},
-		{"clock of the holder ahead", LockInfo{Who: "bob", Host: "h2", PID: 1, Operation: "destroy", Since: time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)},
-			`state is locked: held by bob@h2 (pid 1) for "destroy" since 2999-01-01 00:00:00 UTC (0s ago)`},
+		{"past", LockInfo{ID: "3f2a", Who: "alice", Host: "host1", PID: 4242, Operation: "apply", Since: since},
+			`state is locked: held by alice@host1 (pid 4242) for "apply" since ` + since.Format("2006-01-02 15:04:05") + ` UTC (3m12s ago), lock ID 3f2a; if that process is gone, benchform force-unlock 3f2a releases it`},
+		{"clock of the holder ahead", LockInfo{ID: "9c", Who: "bob", Host: "h2", PID: 1, Operation: "destroy", Since: time.Date(2999, 1, 1, 0, 0, 0, 0, time.UTC)},
+			`state is locked: held by bob@h2 (pid 1) for "destroy" since 2999-01-01 00:00:00 UTC (0s ago), lock ID 9c; if that process is gone, benchform force-unlock 9c releases it`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,34 +1,6 @@
 package workload
 
-import (
-	"context"
-	"sync"
-)
-
-// ClosedLoop is a schedule with a fixed number of workers, each sending its
-// next request as soon as its previous one finishes: vLLM's
-// --request-rate inf with --max-concurrency.
-type ClosedLoop struct {
-	// Concurrency is the number of workers, hence the most requests in
-	// flight.
-	Concurrency int
-	// Requests is the number of measured requests.
-	Requests int
-	// Warmup requests are sent, and finished, before the measured window;
-	// they reuse the first prompt, as vLLM's --num-warmups does.
-	Warmup int
-}
-
-// RunClosed runs a closed loop; see Run.
-func RunClosed(ctx context.Context, c *Client, t Target, api API, prompts []Prompt, maxTokens int, idPrefix string, load ClosedLoop, emit func(Record)) (Window, error) {
-	return Run(ctx, c, t, Step{
-		API:       api,
-		Prompts:   prompts,
-		MaxTokens: maxTokens,
-		IDPrefix:  idPrefix,
-		Load:      Load{Concurrency: load.Concurrency, Requests: load.Requests, Warmup: load.Warmup},
-	}, emit)
-}
+import "sync"
 
 // emitter hands Records to one goroutine that calls the caller's function,
 // so workers never wait on it: a push is an append under a mutex.

@@ -56,15 +56,30 @@ func (s *loadServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 }
 
+// closedLoop is a closed loop's settings, for tests that need nothing
+// else of a Step.
+type closedLoop struct{ Concurrency, Requests, Warmup int }
+
+// runClosed runs a closed loop through Run.
+func runClosed(ctx context.Context, c *Client, t Target, api API, prompts []Prompt, maxTokens int, idPrefix string, load closedLoop, emit func(Record)) (Window, error) {
+	return Run(ctx, c, t, Step{
+		API:       api,
+		Prompts:   prompts,
+		MaxTokens: maxTokens,
+		IDPrefix:  idPrefix,
+		Load:      Load{Concurrency: load.Concurrency, Requests: load.Requests, Warmup: load.Warmup},
+	}, emit)
+}
+
 func TestRunClosed(t *testing.T) {
 	prompts := []Prompt{{Text: "p0", InputTokens: 1}, {Text: "p1", InputTokens: 1}, {Text: "p2", InputTokens: 1}}
 	tests := []struct {
 		name string
-		load ClosedLoop
+		load closedLoop
 	}{
-		{"one worker", ClosedLoop{Concurrency: 1, Requests: 5}},
-		{"four workers with warm-up", ClosedLoop{Concurrency: 4, Requests: 20, Warmup: 3}},
-		{"more workers than requests", ClosedLoop{Concurrency: 8, Requests: 3, Warmup: 10}},
+		{"one worker", closedLoop{Concurrency: 1, Requests: 5}},
+		{"four workers with warm-up", closedLoop{Concurrency: 4, Requests: 20, Warmup: 3}},
+		{"more workers than requests", closedLoop{Concurrency: 8, Requests: 3, Warmup: 10}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,11 +92,11 @@ func TestRunClosed(t *testing.T) {
 			// checks that calls are serialized.
 			var recs []Record
 			begin := time.Now()
-			win, err := RunClosed(ctx, NewClient(tt.load.Concurrency), target(srv), APICompletions, prompts, 2, "run", tt.load, func(r Record) {
+			win, err := runClosed(ctx, NewClient(tt.load.Concurrency), target(srv), APICompletions, prompts, 2, "run", tt.load, func(r Record) {
 				recs = append(recs, r)
 			})
 			if err != nil {
-				t.Fatalf("RunClosed() error: %v", err)
+				t.Fatalf("runClosed() error: %v", err)
 			}
 
 			total := tt.load.Warmup + tt.load.Requests
@@ -149,14 +164,14 @@ func TestRunClosedCancel(t *testing.T) {
 
 	var recs []Record
 	begin := time.Now()
-	win, err := RunClosed(ctx, NewClient(workers), target(srv), APICompletions, []Prompt{{Text: "p"}}, 1000, "x", ClosedLoop{Concurrency: workers, Requests: 100}, func(r Record) {
+	win, err := runClosed(ctx, NewClient(workers), target(srv), APICompletions, []Prompt{{Text: "p"}}, 1000, "x", closedLoop{Concurrency: workers, Requests: 100}, func(r Record) {
 		recs = append(recs, r)
 	})
 	if took := time.Since(begin); took > 5*time.Second {
-		t.Errorf("RunClosed() took %v after cancellation", took)
+		t.Errorf("runClosed() took %v after cancellation", took)
 	}
 	if !errors.Is(err, context.Canceled) {
-		t.Errorf("RunClosed() error = %v, want %v", err, context.Canceled)
+		t.Errorf("runClosed() error = %v, want %v", err, context.Canceled)
 	}
 	if win.Start.IsZero() || win.Duration < 100*time.Millisecond {
 		t.Errorf("window = %+v, want the part before cancellation", win)
@@ -177,9 +192,9 @@ func TestRunClosedCancelledBeforeStart(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	calls := 0
-	_, err := RunClosed(ctx, NewClient(1), Target{BaseURL: "http://127.0.0.1:1"}, APIChat, []Prompt{{Text: "p"}}, 1, "", ClosedLoop{Concurrency: 1, Requests: 1, Warmup: 1}, func(Record) { calls++ })
+	_, err := runClosed(ctx, NewClient(1), Target{BaseURL: "http://127.0.0.1:1"}, APIChat, []Prompt{{Text: "p"}}, 1, "", closedLoop{Concurrency: 1, Requests: 1, Warmup: 1}, func(Record) { calls++ })
 	if !errors.Is(err, context.Canceled) || calls != 0 {
-		t.Errorf("RunClosed() = %v with %d records, want %v and none", err, calls, context.Canceled)
+		t.Errorf("runClosed() = %v with %d records, want %v and none", err, calls, context.Canceled)
 	}
 }
 
@@ -224,7 +239,7 @@ func TestRunValidates(t *testing.T) {
 func TestRunClosedIDWithoutPrefix(t *testing.T) {
 	srv := newServer(t, &loadServer{})
 	var ids []string
-	_, err := RunClosed(context.Background(), NewClient(1), target(srv), APICompletions, []Prompt{{Text: "p"}}, 2, "", ClosedLoop{Concurrency: 1, Requests: 2}, func(r Record) {
+	_, err := runClosed(context.Background(), NewClient(1), target(srv), APICompletions, []Prompt{{Text: "p"}}, 2, "", closedLoop{Concurrency: 1, Requests: 2}, func(r Record) {
 		ids = append(ids, r.ID)
 	})
 	if err != nil {

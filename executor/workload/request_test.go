@@ -495,7 +495,7 @@ func TestClientReusesConnections(t *testing.T) {
 	srv.Start()
 	t.Cleanup(srv.Close)
 	const workers = 3
-	_, err := RunClosed(context.Background(), NewClient(workers), target(srv), APIChat, []Prompt{{Text: "p"}}, 2, "", ClosedLoop{Concurrency: workers, Requests: 30}, nil)
+	_, err := runClosed(context.Background(), NewClient(workers), target(srv), APIChat, []Prompt{{Text: "p"}}, 2, "", closedLoop{Concurrency: workers, Requests: 30}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
