@@ -17,11 +17,12 @@ import (
 	"github.com/benchform/benchform/state"
 )
 
-// TestInterruptTwoStage sends Ctrl-C to an apply while its scenario runs:
+// TestInterrupt sends Ctrl-C to an apply while its scenario runs:
 // the first stops the requests and records what finished, and the process
 // exits with the lock released.
 func TestInterrupt(t *testing.T) {
-	dir := configDir(t, strings.Replace(fastConfig, "requests    = 12", "requests    = 100000", 1))
+	t.Parallel()
+	dir := configDir(t, fastHCL(t, endless))
 	apply := process(t, "apply", "-auto-approve", dir)
 	var out syncBuffer
 	apply.Stdout, apply.Stderr = &out, &out
@@ -109,7 +110,8 @@ func TestEndpointScenario(t *testing.T) {
 }
 
 func TestCorruptStateIsRefused(t *testing.T) {
-	dir := configDir(t, fastConfig)
+	t.Parallel()
+	dir := configDir(t, fastHCL(t, quick))
 	db := filepath.Join(dir, "benchform.db")
 	junk := []byte("this is not a database, and must stay as it is\n")
 	if err := os.WriteFile(db, junk, 0o644); err != nil {
@@ -125,7 +127,8 @@ func TestCorruptStateIsRefused(t *testing.T) {
 }
 
 func TestStateCommands(t *testing.T) {
-	dir := configDir(t, fastConfig)
+	t.Parallel()
+	dir := configDir(t, fastHCL(t, quick))
 	db := filepath.Join(dir, "benchform.db")
 	if code, out, errOut := benchform(t, "apply", "-auto-approve", dir); code != exitOK {
 		t.Fatalf("apply: %s\n%s", out, errOut)
@@ -157,7 +160,8 @@ func TestStateCommands(t *testing.T) {
 }
 
 func TestCompare(t *testing.T) {
-	dir := configDir(t, fastConfig)
+	t.Parallel()
+	dir := configDir(t, fastHCL(t, quick))
 	db := filepath.Join(dir, "benchform.db")
 	for i := 0; i < 2; i++ {
 		if code, out, errOut := benchform(t, "apply", "-auto-approve", "-replace", "scenario.chat", dir); code != exitOK {
@@ -171,6 +175,7 @@ func TestCompare(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		args []string
 		want string
@@ -195,6 +200,7 @@ func TestUsageErrors(t *testing.T) {
 // standing in for vllm), benchmarks it, finds it gone when it dies behind
 // benchform's back, and stops it on destroy.
 func TestLocalServer(t *testing.T) {
+	t.Parallel()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +277,8 @@ scenario "chat" {
 // TestDetailedResultsKeepSamples checks that a later results -detailed
 // shows the telemetry samples a run kept.
 func TestDetailedResultsKeepSamples(t *testing.T) {
-	dir := configDir(t, strings.Replace(fastConfig, "  load {", "  telemetry {\n    server_interval = \"10ms\"\n  }\n\n  load {", 1))
+	t.Parallel()
+	dir := configDir(t, fastHCL(t, fastSetup{Requests: 12, ServerInterval: "10ms"}))
 	if code, out, errOut := benchform(t, "apply", "-auto-approve", dir); code != exitOK {
 		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
 	}
@@ -448,6 +455,7 @@ scenario "chat" {
 // a generic endpoint, the limit goes unread, which the results say rather
 // than report 256-token answers as asked for.
 func TestTokenLimitAndNaming(t *testing.T) {
+	t.Parallel()
 	url := ollamaLike(t)
 	type setup struct{ Engine, URL, Model string }
 	results := func(t *testing.T, s setup) (string, map[string]any) {

@@ -68,7 +68,8 @@ func process(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// fastConfig is the quickstart with timings small enough for tests.
+// fastConfig is the quickstart with timings small enough for tests, and a
+// step of fastSetup.Requests requests; fastHCL renders it.
 const fastConfig = `
 server "sim" {
   engine = "simulated"
@@ -90,10 +91,14 @@ scenario "chat" {
     input_tokens = 16
     seed         = 1
   }
-
+{{with .ServerInterval}}
+  telemetry {
+    server_interval = "{{.}}"
+  }
+{{end}}
   load {
     concurrency = [1, 4]
-    requests    = 12
+    requests    = {{.Requests}}
     warmup      = 2
   }
 }
@@ -102,6 +107,24 @@ output "model" {
   value = server.sim.model
 }
 `
+
+// fastSetup is what tests vary of fastConfig.
+type fastSetup struct {
+	Requests       int
+	ServerInterval string // "" leaves telemetry at its defaults
+}
+
+var (
+	// quick is the configuration most tests run: 12 requests a step.
+	quick = fastSetup{Requests: 12}
+	// endless keeps a scenario running until it is stopped.
+	endless = fastSetup{Requests: 100000}
+)
+
+func fastHCL(t *testing.T, s fastSetup) string {
+	t.Helper()
+	return render(t, fastConfig, s)
+}
 
 // render fills a configuration template; a field the template names but
 // data lacks fails the test rather than leaving a gap in the file.
@@ -136,7 +159,8 @@ func configDir(t *testing.T, config string) string {
 // TestEndToEnd walks the quickstart through the real command line: apply,
 // apply again (no changes), results in every format, destroy.
 func TestEndToEnd(t *testing.T) {
-	dir := configDir(t, fastConfig)
+	t.Parallel()
+	dir := configDir(t, fastHCL(t, quick))
 	db := filepath.Join(dir, "benchform.db")
 
 	code, out, errOut := benchform(t, "apply", "-auto-approve", dir)
@@ -222,7 +246,8 @@ func TestEndToEnd(t *testing.T) {
 // TestDestroyWithoutConfiguration checks that destroy works from state
 // alone once the configuration is gone.
 func TestDestroyWithoutConfiguration(t *testing.T) {
-	dir := configDir(t, fastConfig)
+	t.Parallel()
+	dir := configDir(t, fastHCL(t, quick))
 	db := filepath.Join(t.TempDir(), "state.db")
 	if code, out, errOut := benchform(t, "apply", "-auto-approve", "-state", db, dir); code != exitOK {
 		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
@@ -237,7 +262,8 @@ func TestDestroyWithoutConfiguration(t *testing.T) {
 }
 
 func TestApplyRefusesWithoutTerminal(t *testing.T) {
-	dir := configDir(t, fastConfig)
+	t.Parallel()
+	dir := configDir(t, fastHCL(t, quick))
 	code, _, errOut := benchform(t, "apply", dir)
 	if code != exitError || !strings.Contains(errOut, "standard input is not a terminal") {
 		t.Errorf("apply without -auto-approve on a pipe: exit %d, stderr:\n%s", code, errOut)
@@ -257,7 +283,8 @@ func TestApplyRefusesWithoutTerminal(t *testing.T) {
 // TestSavedPlan saves a plan, applies it, and checks that a saved plan is
 // refused once the state has moved on.
 func TestSavedPlan(t *testing.T) {
-	dir := configDir(t, fastConfig)
+	t.Parallel()
+	dir := configDir(t, fastHCL(t, quick))
 	planFile := filepath.Join(t.TempDir(), "p.plan")
 	code, _, _ := benchform(t, "plan", "-detailed-exitcode", "-out", planFile, dir)
 	if code != exitChanges {
@@ -283,6 +310,7 @@ func TestSavedPlan(t *testing.T) {
 }
 
 func TestValidateReportsAllErrors(t *testing.T) {
+	t.Parallel()
 	code, _, errOut := benchform(t, "validate", "testdata/invalid/many")
 	if code != exitError {
 		t.Fatalf("validate exited %d", code)
@@ -300,6 +328,7 @@ func TestValidateReportsAllErrors(t *testing.T) {
 }
 
 func TestFmt(t *testing.T) {
+	t.Parallel()
 	inputs, err := filepath.Glob("testdata/fmt/*.in.hcl")
 	if err != nil || len(inputs) == 0 {
 		t.Fatalf("no fmt cases: %v", err)
@@ -346,7 +375,8 @@ func TestFmt(t *testing.T) {
 
 // TestPlanGolden pins the plan text users read for the quickstart.
 func TestPlanGolden(t *testing.T) {
-	dir := configDir(t, fastConfig)
+	t.Parallel()
+	dir := configDir(t, fastHCL(t, quick))
 	code, out, errOut := benchform(t, "plan", dir)
 	if code != exitOK {
 		t.Fatalf("plan: %d\n%s", code, errOut)
@@ -369,7 +399,8 @@ func TestPlanGolden(t *testing.T) {
 // TestLockContention holds the state lock in one benchform process and
 // checks that a second one fails at once, naming the holder.
 func TestLockContention(t *testing.T) {
-	dir := configDir(t, strings.Replace(fastConfig, "requests    = 12", "requests    = 100000", 1))
+	t.Parallel()
+	dir := configDir(t, fastHCL(t, endless))
 	holder := process(t, "apply", "-auto-approve", dir)
 	var holderOut syncBuffer
 	holder.Stdout, holder.Stderr = &holderOut, &holderOut
@@ -420,7 +451,8 @@ func TestLockContention(t *testing.T) {
 // the next plan succeeds: the dead process's lock is recovered, its run is
 // marked interrupted, and the scenario is planned to run again.
 func TestKillMidApply(t *testing.T) {
-	dir := configDir(t, strings.Replace(fastConfig, "requests    = 12", "requests    = 100000", 1))
+	t.Parallel()
+	dir := configDir(t, fastHCL(t, endless))
 	apply := process(t, "apply", "-auto-approve", dir)
 	var applyOut syncBuffer
 	apply.Stdout, apply.Stderr = &applyOut, &applyOut
@@ -549,4 +581,74 @@ func fakeVLLM(args []string) int {
 	<-signals
 	srv.Close()
 	return 0
+}
+
+// TestReadmeTour runs every command of the README's five-minute tour, in
+// order, against a copy of the quickstart, and checks that what the README
+// shows of their output is what they print: the plan's summary line, the
+// results heading and the header of both tables. apply and destroy get
+// -auto-approve, since a test has no terminal to answer them on.
+func TestReadmeTour(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	_, tour, ok := strings.Cut(text, "## A five-minute tour")
+	if !ok {
+		t.Fatal("README has no five-minute tour")
+	}
+	_, block, _ := strings.Cut(tour, "```sh\n")
+	block, shown, _ := strings.Cut(block, "```\n")
+
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS("examples/quickstart")); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, "benchform.db"))
+	var outputs []string
+	ran := 0
+	for _, line := range strings.Split(block, "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		fields := strings.Fields(line)
+		if len(fields) == 0 || fields[0] != "./benchform" {
+			continue
+		}
+		args := fields[1:]
+		for i, a := range args {
+			args[i] = strings.ReplaceAll(a, "examples/quickstart", dir)
+		}
+		if args[0] == "apply" || args[0] == "destroy" {
+			args = append([]string{args[0], "-auto-approve"}, args[1:]...)
+		}
+		code, out, errOut := benchform(t, args...)
+		if code != exitOK {
+			t.Fatalf("%s: exit %d\n%s\n%s", line, code, out, errOut)
+		}
+		outputs = append(outputs, out)
+		ran++
+	}
+	if ran < 7 {
+		t.Fatalf("ran %d commands of the tour, want at least 7", ran)
+	}
+	all := strings.Join(outputs, "\n")
+	if !strings.Contains(outputs[3], "No changes.") {
+		t.Errorf("the second apply says:\n%s", outputs[3])
+	}
+	// What the README shows after the tour: lines that do not depend on
+	// the machine's timings.
+	for _, want := range []string{
+		"Plan: 1 to add, 0 to change, 0 to destroy, 1 scenario to run.",
+		"scenario.chat — run #1, completed in",
+	} {
+		if !strings.Contains(shown+text, want) || !strings.Contains(all, want) {
+			t.Errorf("%q is not both in the README and in the tour's output", want)
+		}
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "│ concurrency │") && !strings.Contains(all, line) {
+			t.Errorf("the README's table header\n%s\nis not what apply prints", line)
+		}
+	}
 }

@@ -87,38 +87,45 @@ func runpodHCL(t *testing.T, s runpodSetup) string {
 }
 
 // fakeRunpod starts a fake RunPod whose pods run the simulator behind the
-// proxy, serving the model with the key benchform put in the pod's env,
-// and points the environment at it.
+// proxy, serving the model with the key benchform put in the pod's env.
 func fakeRunpod(t *testing.T) *runpodtest.Server {
 	t.Helper()
 	var mu sync.Mutex
 	var servers []*simulated.Server
-	fake := runpodtest.New(runpodtest.Options{
-		APIKey:       testRunpodKey,
-		RuntimeAfter: 50 * time.Millisecond,
-		Upstream: func(pod runpodtest.Pod, port int) http.Handler {
-			m := simulated.DefaultModel()
-			m.ServedModel, m.TTFT, m.ITL = "Qwen/Qwen2.5-7B-Instruct", time.Millisecond, time.Millisecond
-			m.APIKey = pod.Env["VLLM_API_KEY"]
-			srv, err := simulated.NewServer(m)
-			if err != nil {
-				t.Error(err)
-				return nil
-			}
-			mu.Lock()
-			servers = append(servers, srv)
-			mu.Unlock()
-			return srv.Handler()
-		},
+	fake := fakeRunpodWith(t, func(pod runpodtest.Pod, port int) http.Handler {
+		m := simulated.DefaultModel()
+		m.ServedModel, m.TTFT, m.ITL = "Qwen/Qwen2.5-7B-Instruct", time.Millisecond, time.Millisecond
+		m.APIKey = pod.Env["VLLM_API_KEY"]
+		srv, err := simulated.NewServer(m)
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		mu.Lock()
+		servers = append(servers, srv)
+		mu.Unlock()
+		return srv.Handler()
 	})
 	t.Cleanup(func() {
-		fake.Close()
 		mu.Lock()
 		defer mu.Unlock()
 		for _, s := range servers {
 			s.Close()
 		}
 	})
+	return fake
+}
+
+// fakeRunpodWith starts a fake RunPod whose pods' ports answer with
+// upstream, and points the environment at it.
+func fakeRunpodWith(t *testing.T, upstream func(pod runpodtest.Pod, port int) http.Handler) *runpodtest.Server {
+	t.Helper()
+	fake := runpodtest.New(runpodtest.Options{
+		APIKey:       testRunpodKey,
+		RuntimeAfter: 50 * time.Millisecond,
+		Upstream:     upstream,
+	})
+	t.Cleanup(fake.Close)
 	t.Setenv("RUNPOD_API_KEY", testRunpodKey)
 	t.Setenv("RUNPOD_REST_URL", fake.URL())
 	t.Setenv("RUNPOD_PROXY_URL", fake.ProxyURL())
@@ -317,5 +324,54 @@ func TestRunpodKilledApply(t *testing.T) {
 			}
 			assertNoSecrets(t, dir, out.String(), aout, errOut)
 		})
+	}
+}
+
+// TestInterruptTwoStage interrupts an apply that waits for a server on a
+// rented pod. The first Ctrl-C stops no effect half-way: the wait for the
+// server goes on, so that the pod is recorded as made. The second abandons
+// it, and the process exits at once; the pod is still in state, and
+// destroy terminates it.
+func TestInterruptTwoStage(t *testing.T) {
+	fake := fakeRunpodWith(t, func(runpodtest.Pod, int) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "loading", http.StatusServiceUnavailable)
+		})
+	})
+	dir := configDir(t, runpodHCL(t, defaultRunpod))
+	apply := process(t, "apply", "-auto-approve", dir)
+	apply.Env = append(apply.Env, "BENCHFORM_TEST_FAST_RUNPOD=1")
+	var out syncBuffer
+	apply.Stdout, apply.Stderr = &out, &out
+	if err := apply.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer apply.Process.Kill()
+	done := make(chan error, 1)
+	go func() { done <- apply.Wait() }()
+	waitFor(t, 30*time.Second, func() bool { return strings.Contains(out.String(), "/health answered 503") })
+
+	apply.Process.Signal(syscall.SIGINT)
+	waitFor(t, 10*time.Second, func() bool { return strings.Contains(out.String(), "Interrupt received") })
+	select {
+	case err := <-done:
+		t.Fatalf("apply exited (%v) on the first Ctrl-C, before its wait for the server ended:\n%s", err, out.String())
+	case <-time.After(500 * time.Millisecond):
+	}
+
+	apply.Process.Signal(syscall.SIGINT)
+	select {
+	case err := <-done:
+		if exitCode(err) != exitError || !strings.Contains(out.String(), "Second interrupt: abandoning cleanup") {
+			t.Errorf("after the second Ctrl-C: %v\n%s", err, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("apply did not stop after the second Ctrl-C:\n%s", out.String())
+	}
+	if live := fake.Pods(); len(live) != 1 {
+		t.Fatalf("%d pods after the interrupted apply, want the one it rented", len(live))
+	}
+	if code, dout, errOut := benchform(t, "destroy", "-auto-approve", dir); code != exitOK || len(fake.Pods()) != 0 {
+		t.Errorf("destroy after the interrupt: %d, %d pods left\n%s\n%s", code, len(fake.Pods()), dout, errOut)
 	}
 }

@@ -623,9 +623,11 @@ func expectedOffsets(t *testing.T, m Model, body map[string]any) []time.Duration
 
 // retryTiming runs a wall-clock check with its durations scaled by 1, 3 and
 // 9, and passes when one run finds no problem. Lower bounds (a token is
-// never early) hold whatever the load; upper bounds do not when the machine
+// never early) hold whatever the load and fail the test from within check;
+// upper bounds, which check returns as problems, do not when the machine
 // stalls for a moment, and a longer run makes the same stall matter less.
-// Only the last run's problems are reported.
+// Only the last run's problems are reported; with -short, for a machine
+// too busy for any scale, they are logged instead.
 func retryTiming(t *testing.T, check func(scale time.Duration) []string) {
 	t.Helper()
 	var problems []string
@@ -634,6 +636,10 @@ func retryTiming(t *testing.T, check func(scale time.Duration) []string) {
 			return
 		}
 		t.Logf("at scale %d: %s", scale, strings.Join(problems, "; "))
+		if testing.Short() {
+			t.Log("-short: upper bounds of wall-clock timings are not checked")
+			return
+		}
 	}
 	for _, p := range problems {
 		t.Error(p)
