@@ -173,9 +173,7 @@ func (c *cli) runOperation(op *operation) int {
 		fmt.Fprintf(c.stderr, "Warning: took over the state lock of process %d on %s (%s since %s), which no longer runs.\n",
 			lock.Recovered.PID, lock.Recovered.Host, lock.Recovered.Operation, lock.Recovered.Since.Format(time.RFC3339))
 	}
-	// Only the lock holder runs scenarios, so a run still marked running
-	// belongs to a process that died.
-	if n, err := store.MarkUnfinishedRuns(state.RunInterrupted, time.Now()); err != nil {
+	if n, err := executor.ReconcileRuns(store, time.Now()); err != nil {
 		return c.errorf("%s", err)
 	} else if n > 0 {
 		fmt.Fprintf(c.stderr, "Note: %d run(s) left unfinished by an earlier process are marked interrupted.\n", n)
@@ -372,6 +370,19 @@ func (c *cli) interruptContexts() (interrupt, cleanup context.Context, stop func
 		close(done)
 		cancelInterrupt()
 		cancelCleanup()
+	}
+}
+
+// providerSchemas are the providers whose blocks configurations may hold,
+// registered with the language before anything is loaded.
+var providerSchemas = map[string]providers.Schema{
+	"runpod": runpod.Schema,
+	"local":  local.Schema,
+}
+
+func init() {
+	for name, s := range providerSchemas {
+		lang.RegisterProvider(name, s)
 	}
 }
 

@@ -14,7 +14,6 @@ import (
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
-	ctyjson "github.com/zclconf/go-cty/cty/json"
 
 	"github.com/benchform/benchform/executor"
 	"github.com/benchform/benchform/executor/report"
@@ -25,7 +24,7 @@ import (
 // printRuns prints the results table of each run an apply started.
 func (c *cli) printRuns(store *state.Store, runs []executor.RunRef) {
 	for _, r := range runs {
-		rr, err := loadRun(store, r.ID, false)
+		rr, err := executor.LoadRun(store, r.ID, false)
 		if err != nil {
 			c.errorf("%s", err)
 			continue
@@ -51,59 +50,6 @@ func (c *cli) printOutputs(r *executor.Result) {
 		v := r.Outputs[n]
 		fmt.Fprintf(c.stdout, "  %s = %s\n", n, report.FormatValue(v, 2))
 	}
-}
-
-// loadRun reads a run, its steps and their summaries from state, and with
-// detailed every measured request too.
-func loadRun(store *state.Store, id int64, detailed bool) (report.Run, error) {
-	r, err := store.Run(id)
-	if err != nil {
-		return report.Run{}, err
-	}
-	out := report.Run{ID: r.ID, Scenario: r.Scenario, Status: r.Status, Started: r.StartedAt, Finished: r.FinishedAt, Error: r.Error}
-	var spec struct {
-		Dataset string `json:"dataset_note"`
-	}
-	if len(r.Spec) > 0 && json.Unmarshal(r.Spec, &spec) == nil {
-		out.Note = spec.Dataset
-	}
-	steps, err := store.Steps(id)
-	if err != nil {
-		return report.Run{}, err
-	}
-	byStep := map[int]map[string]json.RawMessage{}
-	if detailed {
-		sets, err := store.Samples(id)
-		if err != nil {
-			return report.Run{}, err
-		}
-		for _, set := range sets {
-			if byStep[set.Step] == nil {
-				byStep[set.Step] = map[string]json.RawMessage{}
-			}
-			byStep[set.Step][set.Kind] = json.RawMessage(set.Data)
-		}
-		out.RunSamples = byStep[-1]
-	}
-	for _, s := range steps {
-		if len(s.Summary) == 0 {
-			continue // a step that was cut off before it had a summary
-		}
-		var sum executor.StepSummary
-		if err := json.Unmarshal(s.Summary, &sum); err != nil {
-			return report.Run{}, fmt.Errorf("run %d step %d: corrupt summary: %w", id, s.Index, err)
-		}
-		out.Steps = append(out.Steps, sum)
-		if detailed {
-			recs, err := store.Records(id, s.Index)
-			if err != nil {
-				return report.Run{}, err
-			}
-			out.Requests = append(out.Requests, executor.WorkloadRecords(recs))
-			out.StepSamples = append(out.StepSamples, byStep[s.Index])
-		}
-	}
-	return out, nil
 }
 
 // openState opens the state file for a command that only reads it.
@@ -136,7 +82,7 @@ func (c *cli) show(args []string) int {
 	if err != nil {
 		return c.errorf("%s", err)
 	}
-	var latest []report.Run
+	var latest []executor.StoredRun
 	for _, row := range rows {
 		if row.Kind != string(lang.KindScenario) {
 			continue
@@ -144,7 +90,7 @@ func (c *cli) show(args []string) int {
 		if r, found, err := store.LatestRun(row.Address); err != nil {
 			return c.errorf("%s", err)
 		} else if found {
-			rr, err := loadRun(store, r.ID, false)
+			rr, err := executor.LoadRun(store, r.ID, false)
 			if err != nil {
 				return c.errorf("%s", err)
 			}
@@ -160,12 +106,12 @@ func (c *cli) show(args []string) int {
 		return exitOK
 	}
 	for _, row := range rows {
-		c.writeResource(row)
+		report.Resource(c.stdout, row)
 	}
 	if len(outputs) > 0 {
 		fmt.Fprintln(c.stdout, "Outputs:")
 		for _, name := range sortedKeys(outputs) {
-			fmt.Fprintf(c.stdout, "  %s = %s\n", name, storedOutput(outputs[name]))
+			fmt.Fprintf(c.stdout, "  %s = %s\n", name, report.StoredOutput(outputs[name]))
 		}
 		fmt.Fprintln(c.stdout)
 	}
@@ -178,77 +124,7 @@ func (c *cli) show(args []string) int {
 	return exitOK
 }
 
-// storedOutput renders an output as stored: its value as JSON, or a mark
-// that it is sensitive.
-func storedOutput(b []byte) string {
-	var o struct {
-		Value     json.RawMessage `json:"value"`
-		Sensitive bool            `json:"sensitive"`
-	}
-	if json.Unmarshal(b, &o) != nil {
-		return "(unreadable)"
-	}
-	if o.Sensitive {
-		return "(sensitive value)"
-	}
-	return string(o.Value)
-}
-
-func (c *cli) writeResource(row state.Resource) {
-	fmt.Fprintf(c.stdout, "# %s", row.Address)
-	if row.Status != state.StatusReady {
-		fmt.Fprintf(c.stdout, " (%s)", row.Status)
-	}
-	fmt.Fprintln(c.stdout, ":")
-	if row.Provider != "" {
-		fmt.Fprintf(c.stdout, "  provider    = %q\n", row.Provider)
-	}
-	if row.ProviderID != "" {
-		fmt.Fprintf(c.stdout, "  provider_id = %q\n", row.ProviderID)
-	}
-	if row.Name != "" {
-		fmt.Fprintf(c.stdout, "  name        = %q\n", row.Name)
-	}
-	fmt.Fprintf(c.stdout, "  attributes  = %s\n\n", attributesText(row.Attributes))
-}
-
-// attributesText renders stored attributes as indented JSON, without the
-// type information they are stored with.
-func attributesText(b []byte) string {
-	var sv ctyjson.SimpleJSONValue
-	if len(b) == 0 || json.Unmarshal(b, &sv) != nil {
-		return "{}"
-	}
-	plain, err := ctyjson.Marshal(sv.Value, sv.Value.Type())
-	if err != nil {
-		return "{}"
-	}
-	var v any
-	_ = json.Unmarshal(plain, &v)
-	v = dropNulls(v)
-	out, _ := json.MarshalIndent(v, "  ", "  ")
-	return string(out)
-}
-
-func dropNulls(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			if e == nil {
-				delete(x, k)
-			} else {
-				x[k] = dropNulls(e)
-			}
-		}
-	case []any:
-		for i := range x {
-			x[i] = dropNulls(x[i])
-		}
-	}
-	return v
-}
-
-func (c *cli) showJSON(rows []state.Resource, outputs map[string][]byte, latest []report.Run) int {
+func (c *cli) showJSON(rows []state.Resource, outputs map[string][]byte, latest []executor.StoredRun) int {
 	type resourceJSON struct {
 		Address    string          `json:"address"`
 		Kind       string          `json:"kind"`
@@ -260,7 +136,7 @@ func (c *cli) showJSON(rows []state.Resource, outputs map[string][]byte, latest 
 	}
 	res := make([]resourceJSON, 0, len(rows))
 	for _, r := range rows {
-		res = append(res, resourceJSON{r.Address, r.Kind, r.Provider, r.ProviderID, r.Name, r.Status, json.RawMessage(attributesText(r.Attributes))})
+		res = append(res, resourceJSON{r.Address, r.Kind, r.Provider, r.ProviderID, r.Name, r.Status, json.RawMessage(report.AttributesJSON(r.Attributes))})
 	}
 	outs := map[string]json.RawMessage{}
 	for k, v := range outputs {
@@ -317,7 +193,7 @@ func (c *cli) state(args []string) int {
 		if !found {
 			return c.errorf("the state holds no %s", pos[0])
 		}
-		c.writeResource(row)
+		report.Resource(c.stdout, row)
 		return exitOK
 	case "rm":
 		if len(pos) == 0 {
@@ -439,9 +315,9 @@ func (c *cli) results(args []string) int {
 		}
 		ids = append(ids, id)
 	}
-	var runs []report.Run
+	var runs []executor.StoredRun
 	for _, id := range ids {
-		r, err := loadRun(store, id, *detailed)
+		r, err := executor.LoadRun(store, id, *detailed)
 		if err != nil {
 			return c.errorf("%s", err)
 		}
@@ -485,13 +361,13 @@ func (c *cli) compare(args []string) int {
 		return exitError
 	}
 	defer store.Close()
-	var runs [2]report.Run
+	var runs [2]executor.StoredRun
 	for i, p := range pos {
 		id, err := strconv.ParseInt(strings.TrimPrefix(p, "#"), 10, 64)
 		if err != nil {
 			return c.errorf("%q is not a run number; see benchform runs", p)
 		}
-		if runs[i], err = loadRun(store, id, false); err != nil {
+		if runs[i], err = executor.LoadRun(store, id, false); err != nil {
 			return c.errorf("%s", err)
 		}
 	}

@@ -375,3 +375,45 @@ func TestInterruptTwoStage(t *testing.T) {
 		t.Errorf("destroy after the interrupt: %d, %d pods left\n%s\n%s", code, len(fake.Pods()), dout, errOut)
 	}
 }
+
+// TestRunpodErrorsOnTheAttribute plans configurations that only the RunPod
+// provider can find wrong: its error names the attribute, and the
+// diagnostic points at the line that sets it, in the pod's block or in the
+// block of the server placed on it.
+func TestRunpodErrorsOnTheAttribute(t *testing.T) {
+	fakeRunpod(t)
+	tests := []struct {
+		name, config string
+		line         int
+		detail       string
+	}{
+		{"a pod's port", `
+pod "gpu" {
+  gpu_type = "NVIDIA H100 80GB HBM3"
+  ports    = ["8000"]
+}
+`, 4, `ports: element 0 must be PORT/http or PORT/tcp`},
+		{"a variable benchform sets, in the placed server's env", `
+pod "gpu" {
+  gpu_type = "NVIDIA H100 80GB HBM3"
+}
+
+server "vllm" {
+  engine = "vllm"
+  pod    = pod.gpu
+  model  = "m"
+  env    = { VLLM_API_KEY = "mine" }
+}
+`, 10, `server.env: VLLM_API_KEY cannot be set here`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := configDir(t, tt.config)
+			code, out, errOut := benchform(t, "plan", dir)
+			where := fmt.Sprintf("main.hcl:%d:", tt.line)
+			if code != exitError || !strings.Contains(errOut, where) || !strings.Contains(strings.Join(strings.Fields(errOut), " "), tt.detail) {
+				t.Errorf("plan: exit %d, want the error at %s saying %q\n%s\n%s", code, where, tt.detail, out, errOut)
+			}
+		})
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/benchform/benchform/lang"
+	"github.com/benchform/benchform/providers"
 	"github.com/benchform/benchform/state"
 )
 
@@ -41,7 +42,7 @@ func (b BilledPod) CostSoFar(now time.Time) float64 {
 func (e *Executor) billedPods(stored map[lang.Addr]*state.Resource, now time.Time) []BilledPod {
 	var out []BilledPod
 	for addr, row := range stored {
-		if addr.Kind != lang.KindPod || row.Provider == "local" || row.ProviderID == "" {
+		if addr.Kind != lang.KindPod || row.ProviderID == "" || !e.bills(row.Provider) {
 			continue
 		}
 		attrs, err := decodeValue(row.Attributes)
@@ -49,7 +50,7 @@ func (e *Executor) billedPods(stored map[lang.Addr]*state.Resource, now time.Tim
 			continue
 		}
 		b := BilledPod{Addr: addr, ID: row.ProviderID, Since: row.CreatedAt}
-		if v := attrOf(attrs, "cost_per_hour"); !v.IsNull() && v.IsKnown() && v.Type() == cty.Number {
+		if v := attrOf(attrs, providers.AttrCostPerHour); !v.IsNull() && v.IsKnown() && v.Type() == cty.Number {
 			b.CostPerHour, _ = v.AsBigFloat().Float64()
 		}
 		b.TTL = e.podTTL(addr, attrs)
@@ -65,19 +66,26 @@ func (e *Executor) billedPods(stored map[lang.Addr]*state.Resource, now time.Tim
 	return out
 }
 
+// bills reports whether a provider's pods cost money while they exist, as
+// its schema says.
+func (e *Executor) bills(provider string) bool {
+	s, ok := e.opts.Providers[provider].(providers.Schemer)
+	return ok && s.Schema().Pods.Bills
+}
+
 // podTTL is a pod's ttl from its configuration, or from state when the
 // configuration no longer declares it.
 func (e *Executor) podTTL(addr lang.Addr, stored cty.Value) time.Duration {
-	v := attrOf(stored, "ttl")
+	v := attrOf(stored, providers.AttrTTL)
 	if e.opts.Config != nil && e.opts.Config.Pods[addr.Name] != nil {
 		if cv, diags := e.opts.Config.Decode(addr, lang.NewScope()); !diags.HasErrors() && cv.IsKnown() {
-			v = attrOf(cv, "ttl")
+			v = attrOf(cv, providers.AttrTTL)
 		}
 	}
 	if v.IsNull() || !v.IsKnown() || v.Type() != cty.String {
 		return 0
 	}
-	d, err := lang.ParseDuration(v.AsString())
+	d, err := providers.ParseDuration(v.AsString())
 	if err != nil {
 		return 0
 	}

@@ -162,7 +162,7 @@ func (a *applier) pricePerHour(server lang.Addr) float64 {
 		return f
 	}
 	if v, ok := a.scope.Get(server); ok {
-		if p := num(attrOf(v, "price_per_hour")); p > 0 {
+		if p := num(attrOf(v, providers.AttrPricePerHour)); p > 0 {
 			return p
 		}
 	}
@@ -171,10 +171,10 @@ func (a *applier) pricePerHour(server lang.Addr) float64 {
 		return 0
 	}
 	if v, ok := a.scope.Get(*s.Pod); ok {
-		if p := num(attrOf(v, "price_per_hour")); p > 0 {
+		if p := num(attrOf(v, providers.AttrPricePerHour)); p > 0 {
 			return p
 		}
-		return num(attrOf(v, "cost_per_hour"))
+		return num(attrOf(v, providers.AttrCostPerHour))
 	}
 	return 0
 }

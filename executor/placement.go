@@ -5,6 +5,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/benchform/benchform/lang"
+	"github.com/benchform/benchform/providers"
 )
 
 // decodeForProvider evaluates a pod's or server's configuration as its
@@ -21,7 +22,7 @@ func decodeForProvider(cfg *lang.Config, addr lang.Addr, scope *lang.Scope) (cty
 	attrs := config.AsValueMap()
 	switch addr.Kind {
 	case lang.KindPod:
-		if cfg.Pods[addr.Name].Provider != "runpod" {
+		if !cfg.Pods[addr.Name].Schema().Pods.RunsServer {
 			return config, diags
 		}
 		placed := cty.NullVal(cty.DynamicPseudoType)
@@ -30,7 +31,7 @@ func decodeForProvider(cfg *lang.Config, addr lang.Addr, scope *lang.Scope) (cty
 			diags = append(diags, d...)
 			placed = v
 		}
-		attrs["server"] = placed
+		attrs[providers.AttrServer] = placed
 	case lang.KindServer:
 		s := cfg.Servers[addr.Name]
 		pod := cty.NullVal(cty.DynamicPseudoType)
@@ -41,7 +42,7 @@ func decodeForProvider(cfg *lang.Config, addr lang.Addr, scope *lang.Scope) (cty
 				pod = cty.UnknownVal(cfg.ObjectType(*s.Pod))
 			}
 		}
-		attrs["pod"] = pod
+		attrs[providers.AttrPod] = pod
 	}
 	return cty.ObjectVal(attrs), diags
 }

@@ -2,6 +2,7 @@ package executor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -360,7 +361,7 @@ func (e *Executor) planResource(ctx context.Context, plan *Plan, addr lang.Addr,
 			Severity: hcl.DiagError,
 			Summary:  "Invalid " + addr.String(),
 			Detail:   err.Error(),
-			Subject:  decl,
+			Subject:  e.errorRange(addr, err),
 		})
 	}
 	ch.ReplacePaths = resp.RequiresReplace
@@ -731,6 +732,33 @@ func (e *Executor) declRange(addr lang.Addr) *hcl.Range {
 		return r.DeclRange.Ptr()
 	}
 	return nil
+}
+
+// errorRange is where an error a provider returned about a resource
+// belongs: on the attribute it names, where the file sets it (a pod's
+// error about its placed server's attribute points into that server's
+// block, a server's about its pod's into the pod's), else on the block.
+func (e *Executor) errorRange(addr lang.Addr, err error) *hcl.Range {
+	var ae *providers.AttributeError
+	cfg := e.opts.Config
+	if cfg == nil || !errors.As(err, &ae) || len(ae.Path) == 0 {
+		return e.declRange(addr)
+	}
+	target, path := addr, ae.Path
+	switch {
+	case addr.Kind == lang.KindPod && path[0] == providers.AttrServer && len(path) > 1:
+		if servers := cfg.ServersOn(addr); len(servers) > 0 {
+			target, path = servers[0].Addr, path[1:]
+		}
+	case addr.Kind == lang.KindServer && path[0] == providers.AttrPod && len(path) > 1:
+		if s := cfg.Servers[addr.Name]; s != nil && s.Pod != nil {
+			target, path = *s.Pod, path[1:]
+		}
+	}
+	if r := cfg.AttributeRange(target, path); r != nil {
+		return r
+	}
+	return e.declRange(addr)
 }
 
 // errorDiags turns an error with no place in a file into a diagnostic.

@@ -135,6 +135,9 @@ func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 // block.
 func (c *Config) validate() hcl.Diagnostics {
 	var diags hcl.Diagnostics
+	for _, name := range sortedKeys(c.Pods) {
+		diags = append(diags, c.resolveProvider(c.Pods[name])...)
+	}
 	for _, a := range c.graph.sortedNodes() {
 		if c.graph.reachesCycle(a) {
 			continue // its value cannot be computed; the cycle is reported

@@ -6,6 +6,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/convert"
+
+	"github.com/benchform/benchform/providers"
 )
 
 // Scope holds the values of pods and servers known at one moment: from
@@ -35,25 +37,18 @@ func (s *Scope) Get(addr Addr) (cty.Value, bool) {
 	return v, ok
 }
 
-// Computed attributes of resources, which their providers set during
-// apply. Arguments a provider may fill in (a server's model or endpoint)
-// are arguments, not listed here.
-var (
-	podComputed = map[string]cty.Type{
-		"id":                cty.String,
-		"cost_per_hour":     cty.Number, // USD, the provider's price for the pod
-		"gpu_type_selected": cty.String, // the GPU type the provider found capacity for
-		"created_at":        cty.String, // RFC 3339
-	}
-	serverComputed = map[string]cty.Type{"id": cty.String}
-)
+// serverComputed are the attributes of a server its provider sets during
+// apply; a pod's are its provider's (providers.Schema.PodComputed).
+// Arguments a provider may fill in (a server's model or endpoint) are
+// arguments, not listed here.
+var serverComputed = map[string]cty.Type{providers.AttrID: cty.String}
 
 // ObjectType returns the type of the value references to addr evaluate to.
 func (c *Config) ObjectType(addr Addr) cty.Type {
 	r := c.Resource(addr)
 	switch addr.Kind {
 	case KindPod:
-		return r.ObjectType(podComputed)
+		return r.ObjectType(c.Pods[addr.Name].Schema().PodComputed)
 	case KindServer:
 		return r.ObjectType(serverComputed)
 	default:

@@ -2,10 +2,12 @@ package lang
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/hashicorp/hcl/v2/hcldec"
-	"github.com/zclconf/go-cty/cty"
+
+	"github.com/benchform/benchform/providers"
 )
 
 // Pod is a pod block: a machine with GPUs, rented from a provider or, with
@@ -16,78 +18,91 @@ type Pod struct {
 	Provider string
 }
 
-var podSpec = hcldec.ObjectSpec{
-	"gpu_type": validated(attr("gpu_type", cty.DynamicPseudoType), func(v cty.Value) error {
-		_, err := GPUTypes(v)
-		return err
-	}),
-	"gpu_count":         intAttr("gpu_count", 1, false),
-	"cloud_type":        enumAttr("cloud_type", false, "SECURE", "COMMUNITY"),
-	"container_disk_gb": intAttr("container_disk_gb", 1, false),
-	"volume_gb":         intAttr("volume_gb", 0, false),
-	"env":               attr("env", cty.Map(cty.String)),
-	"ports":             attr("ports", cty.List(cty.String)),
-	"data_center_ids":   attr("data_center_ids", cty.List(cty.String)),
-	"name":              attr("name", cty.String),
-	"ttl":               durationAttr("ttl", false),
-	"image":             attr("image", cty.String),
-	"price_per_hour":    numberAttr("price_per_hour", 0, 1e6),
-}
+// DefaultPodProvider is the provider of a pod block that names none.
+const DefaultPodProvider = "runpod"
 
 func decodePodBlock(b *hcl.Block) (*Pod, hcl.Diagnostics) {
-	r, _, diags := newResource(KindPod, b, podSpec, []string{"provider"}, nil)
+	r, _, diags := newResource(KindPod, b, podSpec(), []string{"provider"}, nil)
 	return &Pod{Resource: *r}, diags
 }
 
-// GPUTypes reads gpu_type, which is one GPU type id or a list of them in
-// order of preference.
-func GPUTypes(v cty.Value) ([]string, error) {
-	v, _ = v.UnmarkDeep()
-	ty := v.Type()
-	switch {
-	case ty == cty.String:
-		return []string{v.AsString()}, nil
-	case ty.IsListType() || ty.IsTupleType():
-		var out []string
-		for it := v.ElementIterator(); it.Next(); {
-			_, e := it.Element()
-			if e.Type() != cty.String || e.IsNull() {
-				return nil, fmt.Errorf("gpu_type must be a string or a list of strings")
-			}
-			out = append(out, e.AsString())
-		}
-		if len(out) == 0 {
-			return nil, fmt.Errorf("gpu_type must list at least one GPU type")
-		}
-		return out, nil
-	}
-	return nil, fmt.Errorf("gpu_type must be a string or a list of strings")
+// Schema is the schema of the pod's provider, known once Load has
+// succeeded.
+func (p *Pod) Schema() providers.Schema {
+	return schemas[p.Provider]
 }
 
-func (c *Config) validatePod(p *Pod) hcl.Diagnostics {
+// resolveProvider sets the pod's provider. Every pod's is known before
+// any block is evaluated, since a pod's type depends on it.
+func (c *Config) resolveProvider(p *Pod) hcl.Diagnostics {
 	name, rng, diags := c.staticString(&p.Resource, "provider")
 	if diags.HasErrors() {
 		return diags
 	}
 	if name == "" {
-		name = "runpod"
+		name = DefaultPodProvider
 	}
-	if err := checkEnum("provider", name, PodProviders); err != nil {
-		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported provider", Detail: err.Error(), Subject: rng})
+	if s, ok := schemas[name]; !ok || s.Pod == nil {
+		subject := rng
+		if subject == nil {
+			subject = p.DeclRange.Ptr()
+		}
+		return append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Unsupported provider",
+			Detail: fmt.Sprintf("provider must be one of %s, got %q", providers.QuoteList(PodProviders()), name), Subject: subject})
 	}
 	p.Provider = name
+	return diags
+}
+
+func (c *Config) validatePod(p *Pod) hcl.Diagnostics {
+	if p.Provider == "" {
+		return nil // resolveProvider said why
+	}
+	name, s := p.Provider, p.Schema()
+	var diags hcl.Diagnostics
+	// The block is decoded with every provider's arguments; only its own
+	// provider's may be set, and its provider checks their values.
+	for _, a := range sortedKeys(p.written) {
+		if _, own := s.Pod[a]; !own {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Unsupported argument",
+				Detail:   fmt.Sprintf("A %s pod does not take %q. It takes %s.", name, a, providers.QuoteList(slices.Sorted(maps.Keys(s.Pod)))),
+				Subject:  p.attrRange(a).Ptr(),
+			})
+		}
+	}
 	val, d := c.decode(&p.Resource, NewScope())
 	diags = append(diags, d...)
 	if d.HasErrors() || !val.IsKnown() {
 		return diags
 	}
-	if name == "runpod" && val.GetAttr("gpu_type").IsNull() {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Missing required argument",
-			Detail:   "A runpod pod needs gpu_type: one GPU type id such as \"NVIDIA H100 80GB HBM3\", or a list of them tried in order.",
-			Subject:  p.DeclRange.Ptr(),
-		})
+	for _, a := range sortedKeys(s.Pod) {
+		spec := s.Pod[a]
+		v := val.GetAttr(a)
+		switch {
+		case v.IsNull() && spec.Required:
+			detail := fmt.Sprintf("A %s pod needs %s.", name, a)
+			if spec.Hint != "" {
+				detail = fmt.Sprintf("A %s pod needs %s: %s.", name, a, spec.Hint)
+			}
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Missing required argument",
+				Detail:   detail,
+				Subject:  p.DeclRange.Ptr(),
+			})
+		case spec.Validate != nil && !v.IsNull() && v.IsWhollyKnown():
+			uv, _ := v.UnmarkDeep()
+			if err := spec.Validate(uv); err != nil {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  fmt.Sprintf("Invalid value for %q", a),
+					Detail:   sentence(a + " " + err.Error()),
+					Subject:  p.valueRange(a).Ptr(),
+				})
+			}
+		}
 	}
 	return diags
 }

@@ -145,6 +145,46 @@ func (r *Resource) attrRange(name string) hcl.Range {
 	return r.DeclRange
 }
 
+// AttributeRange returns where the attribute at path of a pod, server or
+// scenario is written: a top-level argument (["model"]) or one in a nested
+// block (["simulate", "ttft"]). It is nil when the file does not set it.
+func (c *Config) AttributeRange(addr Addr, path []string) *hcl.Range {
+	r := c.Resource(addr)
+	if r == nil || len(path) == 0 {
+		return nil
+	}
+	if a := r.statics[path[0]]; a != nil && len(path) == 1 {
+		return a.Expr.Range().Ptr()
+	}
+	if a := r.written[path[0]]; a != nil {
+		return a.Expr.Range().Ptr()
+	}
+	if len(path) < 2 {
+		return nil
+	}
+	content, _, _ := r.body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: path[0]}}})
+	if content == nil || len(content.Blocks) == 0 {
+		return nil
+	}
+	b := content.Blocks[0]
+	inner, _, _ := b.Body.PartialContent(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: path[1]}}})
+	if inner != nil {
+		if a := inner.Attributes[path[1]]; a != nil {
+			return a.Expr.Range().Ptr()
+		}
+	}
+	return b.DefRange.Ptr()
+}
+
+// valueRange returns where the value of an attribute of a resource's body
+// is written, or the block's header when it is not written.
+func (r *Resource) valueRange(name string) hcl.Range {
+	if a := r.written[name]; a != nil {
+		return a.Expr.Range()
+	}
+	return r.DeclRange
+}
+
 // hasAttr reports whether the body sets an attribute.
 func (r *Resource) hasAttr(name string) bool {
 	_, ok := r.written[name]

@@ -179,10 +179,12 @@ func (c *Config) validateServer(s *Server) hcl.Diagnostics {
 			notFor("served_model_name", fmt.Sprintf("%s serves the model under the name it is given", e.Name))
 		}
 		if s.Pod != nil {
-			if pod := c.Pods[s.Pod.Name]; pod != nil && pod.Provider == "runpod" {
-				notFor("executable", "the engine runs in its container image on the pod; set image instead")
-			} else if pod != nil && pod.Provider == "local" {
-				notFor("image", "the engine runs as a process on this machine; set executable instead")
+			if pod := c.Pods[s.Pod.Name]; pod != nil && pod.Provider != "" {
+				if pod.Schema().Pods.RunsServer {
+					notFor("executable", "the engine runs in its container image on the pod; set image instead")
+				} else {
+					notFor("image", "the engine runs as a process on the pod's machine; set executable instead")
+				}
 			}
 		}
 	}
@@ -197,7 +199,7 @@ func (c *Config) checkPlacement() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for _, name := range sortedKeys(c.Pods) {
 		pod := c.Pods[name]
-		limit := serversPerPod[pod.Provider]
+		limit := pod.Schema().Pods.ServersPerPod
 		servers := c.ServersOn(pod.Addr)
 		if limit == 0 || len(servers) <= limit {
 			continue

@@ -3,14 +3,14 @@ package lang
 import (
 	"fmt"
 	"math"
-	"math/big"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hcldec"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/benchform/benchform/providers"
 )
 
 // The helpers below build hcldec specs whose validation runs where the value
@@ -50,26 +50,21 @@ func attrName(spec hcldec.Spec) string {
 
 // durationAttr is a string such as "500ms" or "2m".
 func durationAttr(name string, required bool) hcldec.Spec {
-	return validated(&hcldec.AttrSpec{Name: name, Type: cty.String, Required: required}, func(v cty.Value) error {
-		d, err := ParseDuration(v.AsString())
-		if err != nil {
-			return err
-		}
-		if d < 0 {
-			return fmt.Errorf("%s must not be negative", name)
-		}
-		return nil
-	})
+	return validated(&hcldec.AttrSpec{Name: name, Type: cty.String, Required: required}, named(name, providers.Duration))
 }
 
 // ParseDuration reads a duration as written in configuration: Go's syntax
 // ("1h30m", "250ms", "1.5s").
-func ParseDuration(s string) (time.Duration, error) {
-	d, err := time.ParseDuration(strings.TrimSpace(s))
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a duration: write a number and a unit such as \"500ms\", \"30s\" or \"2m\"", s)
+func ParseDuration(s string) (time.Duration, error) { return providers.ParseDuration(s) }
+
+// named prefixes a validator's errors with the attribute they are about.
+func named(name string, check func(cty.Value) error) func(cty.Value) error {
+	return func(v cty.Value) error {
+		if err := check(v); err != nil {
+			return fmt.Errorf("%s %w", name, err)
+		}
+		return nil
 	}
-	return d, nil
 }
 
 // intAttr is a whole number of at least min.
@@ -80,28 +75,12 @@ func intAttr(name string, min int64, required bool) hcldec.Spec {
 }
 
 func checkInt(name string, v cty.Value, min int64) error {
-	bf := v.AsBigFloat()
-	if !bf.IsInt() {
-		return fmt.Errorf("%s must be a whole number, got %s", name, bf.Text('f', -1))
-	}
-	if bf.Cmp(new(big.Float).SetInt64(min)) < 0 {
-		return fmt.Errorf("%s must be at least %d, got %s", name, min, bf.Text('f', -1))
-	}
-	if bf.Cmp(big.NewFloat(math.MaxInt32)) > 0 {
-		return fmt.Errorf("%s must be at most %d, got %s", name, math.MaxInt32, bf.Text('f', -1))
-	}
-	return nil
+	return named(name, providers.WholeNumber(min, math.MaxInt32))(v)
 }
 
 // numberAttr is a number within [min, max].
 func numberAttr(name string, min, max float64) hcldec.Spec {
-	return validated(attr(name, cty.Number), func(v cty.Value) error {
-		f, _ := v.AsBigFloat().Float64()
-		if f < min || f > max {
-			return fmt.Errorf("%s must be between %g and %g, got %g", name, min, max, f)
-		}
-		return nil
-	})
+	return validated(attr(name, cty.Number), named(name, providers.NumberBetween(min, max)))
 }
 
 // enumAttr is one of a fixed set of strings.
@@ -112,34 +91,14 @@ func enumAttr(name string, required bool, values ...string) hcldec.Spec {
 }
 
 func checkEnum(name, got string, values []string) error {
-	for _, want := range values {
-		if got == want {
-			return nil
-		}
-	}
-	return fmt.Errorf("%s must be one of %s, got %q", name, quoteList(values), got)
+	return named(name, providers.OneOf(values...))(cty.StringVal(got))
 }
 
-func quoteList(values []string) string {
-	q := make([]string, len(values))
-	for i, v := range values {
-		q[i] = fmt.Sprintf("%q", v)
-	}
-	if len(q) == 1 {
-		return q[0]
-	}
-	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
-}
+func quoteList(values []string) string { return providers.QuoteList(values) }
 
 // urlAttr is an http or https URL.
 func urlAttr(name string) hcldec.Spec {
-	return validated(attr(name, cty.String), func(v cty.Value) error {
-		u, err := url.Parse(v.AsString())
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("%s must be an http:// or https:// URL such as \"http://localhost:8000\", got %q", name, v.AsString())
-		}
-		return nil
-	})
+	return validated(attr(name, cty.String), named(name, providers.HTTPURL))
 }
 
 // intListAttr is a non-empty list of whole numbers of at least min.

@@ -30,7 +30,7 @@ func latency(stat, metric string) func(executor.StepSummary) float64 {
 
 // Compare writes two runs side by side, matching steps by server and load,
 // with the relative change of each figure.
-func Compare(w io.Writer, a, b Run) error {
+func Compare(w io.Writer, a, b executor.StoredRun) error {
 	pw := &printer{w: w}
 	pw.printf("Comparing run #%d (%s) with run #%d (%s)\n", a.ID, a.Scenario, b.ID, b.Scenario)
 	type key struct{ server, label string }

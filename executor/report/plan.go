@@ -11,6 +11,7 @@ import (
 
 	"github.com/benchform/benchform/executor"
 	"github.com/benchform/benchform/lang"
+	"github.com/benchform/benchform/providers"
 )
 
 // Plan writes a plan as Terraform does: one block per resource that
@@ -79,9 +80,9 @@ func newPodCost(plan *executor.Plan) (cost float64, upTo, known, any bool) {
 			continue
 		}
 		any = true
-		if f, ok := number(attr(c.After, "cost_per_hour")); ok {
+		if f, ok := number(attr(c.After, providers.AttrCostPerHour)); ok {
 			cost += f
-		} else if f, ok := number(attr(c.After, "cost_per_hour_max")); ok {
+		} else if f, ok := number(attr(c.After, providers.AttrCostPerHourMax)); ok {
 			cost, upTo = cost+f, true
 		} else {
 			known = false

@@ -61,9 +61,9 @@ func step(server string, conc int, scale float64) executor.StepSummary {
 	}
 }
 
-func sampleRun() Run {
+func sampleRun() executor.StoredRun {
 	start := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
-	return Run{
+	return executor.StoredRun{
 		ID: 7, Scenario: "scenario.chat", Status: "completed",
 		Started: start, Finished: start.Add(42 * time.Second),
 		Note:  "synthetic prompts of 512 words, estimated at one token per word",
@@ -81,12 +81,12 @@ func TestResultsTable(t *testing.T) {
 
 func TestResultsJSONAndCSV(t *testing.T) {
 	var buf bytes.Buffer
-	if err := ResultsJSON(&buf, []Run{sampleRun()}); err != nil {
+	if err := ResultsJSON(&buf, []executor.StoredRun{sampleRun()}); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "results.golden.json", buf.Bytes())
 	buf.Reset()
-	if err := ResultsCSV(&buf, []Run{sampleRun()}); err != nil {
+	if err := ResultsCSV(&buf, []executor.StoredRun{sampleRun()}); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "results.golden.csv", buf.Bytes())
@@ -156,7 +156,7 @@ func TestDetailedResults(t *testing.T) {
 		{ID: "b", Seq: 2, HTTPStatus: 503, Err: "HTTP 503: overloaded"},
 	}}
 	var buf bytes.Buffer
-	if err := ResultsJSON(&buf, []Run{run}); err != nil {
+	if err := ResultsJSON(&buf, []executor.StoredRun{run}); err != nil {
 		t.Fatal(err)
 	}
 	var got []struct {
@@ -187,7 +187,7 @@ func TestDetailedResults(t *testing.T) {
 		t.Errorf("errors (-want +got):\n%s", diff)
 	}
 	buf.Reset()
-	if err := RequestsCSV(&buf, []Run{run}); err != nil {
+	if err := RequestsCSV(&buf, []executor.StoredRun{run}); err != nil {
 		t.Fatal(err)
 	}
 	golden(t, "requests.golden.csv", buf.Bytes())

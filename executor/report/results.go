@@ -17,29 +17,8 @@ import (
 	"github.com/benchform/benchform/executor/workload"
 )
 
-// Run is one scenario run as reported.
-type Run struct {
-	ID       int64
-	Scenario string
-	Status   string
-	Started  time.Time
-	Finished time.Time // zero while running
-	// Note says how the dataset's token counts were estimated.
-	Note  string
-	Error string
-	Steps []executor.StepSummary
-	// Requests, when set, holds each step's measured requests, aligned
-	// with Steps, for -detailed output.
-	Requests [][]workload.Record
-	// StepSamples, when set, holds each step's telemetry samples by kind
-	// ("server", "gpu"), aligned with Steps; RunSamples those of the run
-	// as a whole, such as the GPU snapshot at idle.
-	StepSamples []map[string]json.RawMessage
-	RunSamples  map[string]json.RawMessage
-}
-
 // ResultsTable writes a run as a heading and one table row per step.
-func ResultsTable(w io.Writer, run Run) error {
+func ResultsTable(w io.Writer, run executor.StoredRun) error {
 	pw := &printer{w: w}
 	pw.printf("%s — run #%d, %s", run.Scenario, run.ID, run.Status)
 	if !run.Finished.IsZero() {
@@ -155,7 +134,7 @@ func stepTable(w io.Writer, header []string, rows [][]string, multi bool) error 
 }
 
 // loadHeader names a run's load column.
-func loadHeader(run Run) string {
+func loadHeader(run executor.StoredRun) string {
 	if len(run.Steps) > 0 && run.Steps[0].RequestRate != 0 {
 		return "rate"
 	}
@@ -182,7 +161,7 @@ func loadLabel(s executor.StepSummary) string {
 
 // footnote states the definitions behind the columns, as vLLM's benchmark
 // defines them, and where token counts came from.
-func footnote(run Run) string {
+func footnote(run executor.StoredRun) string {
 	usage, total := 0, 0
 	for _, s := range run.Steps {
 		usage += s.TokenSources["usage"]
@@ -333,7 +312,7 @@ func (o orderedObject) MarshalJSON() ([]byte, error) {
 // of its figures, and one object per step with vLLM's result keys; with
 // Requests set, each step also carries vLLM's per-request arrays (times in
 // seconds, as its --save-detailed writes them).
-func ResultsJSON(w io.Writer, runs []Run) error {
+func ResultsJSON(w io.Writer, runs []executor.StoredRun) error {
 	out := make([]orderedObject, 0, len(runs))
 	for _, r := range runs {
 		steps := make([]orderedObject, len(r.Steps))
@@ -427,7 +406,7 @@ func detailArrays(recs []workload.Record) orderedObject {
 
 // ResultsCSV writes one row per step of every run, with vLLM's result keys
 // as the header (the union of every step's, in order of appearance).
-func ResultsCSV(w io.Writer, runs []Run) error {
+func ResultsCSV(w io.Writer, runs []executor.StoredRun) error {
 	var header []string
 	seen := map[string]bool{}
 	var rows []map[string]string
@@ -471,7 +450,7 @@ func ResultsCSV(w io.Writer, runs []Run) error {
 // RequestsCSV writes one row per measured request of every run's steps
 // (-detailed), times in milliseconds; a request's gaps are one column,
 // space-separated.
-func RequestsCSV(w io.Writer, runs []Run) error {
+func RequestsCSV(w io.Writer, runs []executor.StoredRun) error {
 	cw := csv.NewWriter(w)
 	header := []string{"run", "scenario", "server", "label", "seq", "request_id", "start_ms", "client_queue_time_ms", "client_lag_ms",
 		"ttft_ms", "e2el_ms", "tpot_ms", "prompt_tokens", "output_tokens", "max_tokens", "token_source", "token_events", "usage_tokens", "http_status", "error", "itl_ms", "chunk_tokens"}

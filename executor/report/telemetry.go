@@ -131,7 +131,7 @@ var telemetryColumns = []telemetryColumn{
 // metrics, its GPUs and its price said of each step. Only columns some step
 // has data for appear: an endpoint without telemetry gets no empty columns,
 // and a run with none gets no table.
-func telemetryTable(w io.Writer, run Run, multi bool) error {
+func telemetryTable(w io.Writer, run executor.StoredRun, multi bool) error {
 	var cols []telemetryColumn
 	for _, c := range telemetryColumns {
 		if c.header == "" {

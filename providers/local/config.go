@@ -11,6 +11,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/benchform/benchform/engines"
+	"github.com/benchform/benchform/providers"
 )
 
 // DefaultReadyTimeout bounds the wait for a server to answer when its
@@ -79,15 +80,15 @@ func decodeServerPartial(v cty.Value) (serverConfig, map[string]bool, error) {
 		if e, known := engines.Lookup(s); known && e.Launch != nil {
 			c.engine = e
 		} else {
-			d.fail("engine: the local provider cannot start a %q server", s)
+			d.failAt("engine", "the local provider cannot start a %q server", s)
 		}
 	} else if !unknown["engine"] {
-		d.fail("engine: must name the engine to start")
+		d.failAt("engine", "must name the engine to start")
 	}
 	if s, ok := d.str("model", false); ok && s != "" {
 		c.model = s
 	} else if !unknown["model"] {
-		d.fail("model: must name the model to serve")
+		d.failAt("model", "must name the model to serve")
 	}
 	if s, ok := d.str("served_model_name", false); ok {
 		c.servedName = s
@@ -97,7 +98,7 @@ func decodeServerPartial(v cty.Value) (serverConfig, map[string]bool, error) {
 	}
 	if s, ok := d.str("executable", false); ok {
 		if s == "" {
-			d.fail("executable: must not be empty")
+			d.failAt("executable", "must not be empty")
 		}
 		c.executable = s
 	}
@@ -105,9 +106,9 @@ func decodeServerPartial(v cty.Value) (serverConfig, map[string]bool, error) {
 		t, err := time.ParseDuration(s)
 		switch {
 		case err != nil:
-			d.fail("ready_timeout: invalid duration %q", s)
+			d.failAt("ready_timeout", "invalid duration %q", s)
 		case t <= 0:
-			d.fail("ready_timeout: must be positive, got %s", t)
+			d.failAt("ready_timeout", "must be positive, got %s", t)
 		default:
 			c.readyTimeout = t
 		}
@@ -115,7 +116,7 @@ func decodeServerPartial(v cty.Value) (serverConfig, map[string]bool, error) {
 	if n, ok := d.number("port"); ok {
 		i, acc := n.Int64()
 		if !n.IsInt() || acc != big.Exact || i < 1 || i > 65535 {
-			d.fail("port: must be a whole number from 1 to 65535, got %s", n.Text('g', -1))
+			d.failAt("port", "must be a whole number from 1 to 65535, got %s", n.Text('g', -1))
 		} else {
 			c.port = int(i)
 		}
@@ -124,7 +125,7 @@ func decodeServerPartial(v cty.Value) (serverConfig, map[string]bool, error) {
 		c.args = d.strings("args", l)
 		for _, a := range c.args {
 			if a == "--port" || strings.HasPrefix(a, "--port=") {
-				d.fail("args: set the port with the port argument rather than %s, so that benchform knows where the server listens", a)
+				d.failAt("args", "set the port with the port argument rather than %s, so that benchform knows where the server listens", a)
 				break
 			}
 		}
@@ -142,9 +143,11 @@ type decoder struct {
 	err     error
 }
 
-func (d *decoder) fail(format string, args ...any) {
+// failAt keeps an error about the attribute at path ("port", "env.HF_TOKEN"),
+// which the executor reports where the file sets it.
+func (d *decoder) failAt(path, format string, args ...any) {
 	if d.err == nil {
-		d.err = fmt.Errorf("local: "+format, args...)
+		d.err = fmt.Errorf("local: %w", providers.AttrErrorf(path, format, args...))
 	}
 }
 
@@ -183,14 +186,14 @@ func (d *decoder) str(name string, secret bool) (string, bool) {
 	}
 	s, err := convert.Convert(v, cty.String)
 	if err != nil || s.IsNull() {
-		d.fail("%s: must be a string, got %s", name, v.Type().FriendlyName())
+		d.failAt(name, "must be a string, got %s", v.Type().FriendlyName())
 		return "", false
 	}
 	if strings.IndexByte(s.AsString(), 0) >= 0 {
 		if secret {
-			d.fail("%s: must not contain a NUL byte", name)
+			d.failAt(name, "must not contain a NUL byte")
 		} else {
-			d.fail("%s: must not contain a NUL byte, got %q", name, s.AsString())
+			d.failAt(name, "must not contain a NUL byte, got %q", s.AsString())
 		}
 		return "", false
 	}
@@ -204,7 +207,7 @@ func (d *decoder) number(name string) (*big.Float, bool) {
 	}
 	n, err := convert.Convert(v, cty.Number)
 	if err != nil || n.IsNull() {
-		d.fail("%s: must be a number, got %s", name, v.Type().FriendlyName())
+		d.failAt(name, "must be a number, got %s", v.Type().FriendlyName())
 		return nil, false
 	}
 	return n.AsBigFloat(), true
@@ -213,7 +216,7 @@ func (d *decoder) number(name string) (*big.Float, bool) {
 func (d *decoder) strings(name string, l cty.Value) []string {
 	t := l.Type()
 	if !t.IsListType() && !t.IsTupleType() && !t.IsSetType() {
-		d.fail("%s: must be a list of strings, got %s", name, t.FriendlyName())
+		d.failAt(name, "must be a list of strings, got %s", t.FriendlyName())
 		return nil
 	}
 	out := []string{}
@@ -222,11 +225,11 @@ func (d *decoder) strings(name string, l cty.Value) []string {
 		_, e := it.Element()
 		s, err := convert.Convert(e, cty.String)
 		if err != nil || s.IsNull() {
-			d.fail("%s[%d]: must be a string", name, i)
+			d.failAt(name, "element %d must be a string", i)
 			return nil
 		}
 		if strings.IndexByte(s.AsString(), 0) >= 0 {
-			d.fail("%s[%d]: must not contain a NUL byte", name, i)
+			d.failAt(name, "element %d must not contain a NUL byte", i)
 			return nil
 		}
 		out = append(out, s.AsString())
@@ -239,7 +242,7 @@ func (d *decoder) strings(name string, l cty.Value) []string {
 func (d *decoder) envMap(m cty.Value) map[string]string {
 	t := m.Type()
 	if !t.IsMapType() && !t.IsObjectType() {
-		d.fail("env: must be a map of strings, got %s", t.FriendlyName())
+		d.failAt("env", "must be a map of strings, got %s", t.FriendlyName())
 		return nil
 	}
 	out := map[string]string{}
@@ -247,16 +250,16 @@ func (d *decoder) envMap(m cty.Value) map[string]string {
 		k, e := it.Element()
 		name := k.AsString()
 		if name == "" || strings.ContainsAny(name, "=\x00") {
-			d.fail("env: %q is not a valid variable name", name)
+			d.failAt("env", "%q is not a valid variable name", name)
 			return nil
 		}
 		s, err := convert.Convert(e, cty.String)
 		if err != nil || s.IsNull() {
-			d.fail("env.%s: must be a string", name)
+			d.failAt("env."+name, "must be a string")
 			return nil
 		}
 		if strings.IndexByte(s.AsString(), 0) >= 0 {
-			d.fail("env.%s: must not contain a NUL byte", name)
+			d.failAt("env."+name, "must not contain a NUL byte")
 			return nil
 		}
 		out[name] = s.AsString()

@@ -15,6 +15,7 @@ import (
 	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/benchform/benchform/engines"
+	"github.com/benchform/benchform/providers"
 )
 
 // Defaults of pod and server arguments.
@@ -105,6 +106,14 @@ func (d *decoder) fail(format string, args ...any) {
 	}
 }
 
+// failAt keeps an error about the attribute at path (dotted: "gpu_type",
+// "server.engine"), which the executor reports where the file sets it.
+func (d *decoder) failAt(path, format string, args ...any) {
+	if d.err == nil {
+		d.err = providers.AttrErrorf(path, format, args...)
+	}
+}
+
 // get returns the attribute name of obj when it is set and known.
 func (d *decoder) get(obj cty.Value, path string) (cty.Value, bool) {
 	name := path[strings.LastIndex(path, ".")+1:]
@@ -144,7 +153,7 @@ func (d *decoder) get(obj cty.Value, path string) (cty.Value, bool) {
 func (d *decoder) markUnknown(path string) {
 	d.unknown[path] = true
 	if !d.allowUnknown {
-		d.fail("%s: value is not known yet", path)
+		d.failAt(path, "value is not known yet")
 	}
 }
 
@@ -157,7 +166,7 @@ func (d *decoder) str(obj cty.Value, path string) (string, bool) {
 	}
 	s, err := convert.Convert(v, cty.String)
 	if err != nil {
-		d.fail("%s: must be a string, got %s", path, v.Type().FriendlyName())
+		d.failAt(path, "must be a string, got %s", v.Type().FriendlyName())
 		return "", false
 	}
 	return s.AsString(), true
@@ -170,7 +179,7 @@ func (d *decoder) number(obj cty.Value, path string) (*big.Float, bool) {
 	}
 	n, err := convert.Convert(v, cty.Number)
 	if err != nil {
-		d.fail("%s: must be a number, got %s", path, v.Type().FriendlyName())
+		d.failAt(path, "must be a number, got %s", v.Type().FriendlyName())
 		return nil, false
 	}
 	return n.AsBigFloat(), true
@@ -184,7 +193,7 @@ func (d *decoder) integer(obj cty.Value, path string, lo, hi int) (int, bool) {
 	}
 	i, acc := f.Int64()
 	if !f.IsInt() || acc != big.Exact || i < int64(lo) || i > int64(hi) {
-		d.fail("%s: must be a whole number from %d to %d, got %s", path, lo, hi, f.Text('g', -1))
+		d.failAt(path, "must be a whole number from %d to %d, got %s", lo, hi, f.Text('g', -1))
 		return 0, false
 	}
 	return int(i), true
@@ -197,7 +206,7 @@ func (d *decoder) strList(obj cty.Value, path string) ([]string, bool) {
 	}
 	t := v.Type()
 	if !(t.IsListType() || t.IsTupleType() || t.IsSetType()) {
-		d.fail("%s: must be a list of strings, got %s", path, t.FriendlyName())
+		d.failAt(path, "must be a list of strings, got %s", t.FriendlyName())
 		return nil, false
 	}
 	out := []string{}
@@ -205,7 +214,7 @@ func (d *decoder) strList(obj cty.Value, path string) ([]string, bool) {
 		_, e := it.Element()
 		s, err := convert.Convert(e, cty.String)
 		if err != nil || s.IsNull() {
-			d.fail("%s: must be a list of strings, got an element of type %s", path, e.Type().FriendlyName())
+			d.failAt(path, "must be a list of strings, got an element of type %s", e.Type().FriendlyName())
 			return nil, false
 		}
 		out = append(out, s.AsString())
@@ -220,7 +229,7 @@ func (d *decoder) strMap(obj cty.Value, path string) (map[string]string, bool) {
 	}
 	t := v.Type()
 	if !(t.IsMapType() || t.IsObjectType()) {
-		d.fail("%s: must be a map of strings, got %s", path, t.FriendlyName())
+		d.failAt(path, "must be a map of strings, got %s", t.FriendlyName())
 		return nil, false
 	}
 	out := map[string]string{}
@@ -228,7 +237,7 @@ func (d *decoder) strMap(obj cty.Value, path string) (map[string]string, bool) {
 		k, e := it.Element()
 		s, err := convert.Convert(e, cty.String)
 		if err != nil || s.IsNull() {
-			d.fail("%s[%q]: must be a string, got %s", path, k.AsString(), e.Type().FriendlyName())
+			d.failAt(path, "%q: must be a string, got %s", k.AsString(), e.Type().FriendlyName())
 			return nil, false
 		}
 		out[k.AsString()] = s.AsString()
@@ -243,7 +252,7 @@ func (d *decoder) duration(obj cty.Value, path string) (time.Duration, bool) {
 	}
 	dur, err := time.ParseDuration(s)
 	if err != nil || dur <= 0 {
-		d.fail("%s: must be a positive duration such as \"20m\", got %q", path, s)
+		d.failAt(path, "must be a positive duration such as \"20m\", got %q", s)
 		return 0, false
 	}
 	return dur, true
@@ -260,7 +269,7 @@ func (d *decoder) gpuTypes(obj cty.Value) []string {
 	}
 	list, ok := d.strList(obj, "gpu_type")
 	if ok && len(list) == 0 {
-		d.fail("gpu_type: must list at least one GPU type")
+		d.failAt("gpu_type", "must list at least one GPU type")
 	}
 	return list
 }
@@ -292,11 +301,11 @@ func decodePod(cfg cty.Value, allowUnknown bool) (podConfig, *decoder) {
 	}
 	p.gpuTypes = d.gpuTypes(cfg)
 	if len(p.gpuTypes) == 0 && !d.unknown["gpu_type"] {
-		d.fail("gpu_type: a runpod pod needs one GPU type id, such as \"NVIDIA H100 80GB HBM3\", or a list of them tried in order")
+		d.failAt("gpu_type", "a runpod pod needs one GPU type id, such as \"NVIDIA H100 80GB HBM3\", or a list of them tried in order")
 	}
 	for i, g := range p.gpuTypes {
 		if strings.TrimSpace(g) == "" {
-			d.fail("gpu_type[%d]: must not be empty", i)
+			d.failAt("gpu_type", "element %d must not be empty", i)
 		}
 	}
 	if n, ok := d.integer(cfg, "gpu_count", 1, 64); ok {
@@ -304,7 +313,7 @@ func decodePod(cfg cty.Value, allowUnknown bool) (podConfig, *decoder) {
 	}
 	if s, ok := d.str(cfg, "cloud_type"); ok {
 		if s != "SECURE" && s != "COMMUNITY" {
-			d.fail("cloud_type: must be \"SECURE\" or \"COMMUNITY\", got %q", s)
+			d.failAt("cloud_type", "must be \"SECURE\" or \"COMMUNITY\", got %q", s)
 		}
 		p.cloudType = s
 	}
@@ -313,7 +322,7 @@ func decodePod(cfg cty.Value, allowUnknown bool) (podConfig, *decoder) {
 	}
 	if n, ok := d.integer(cfg, "volume_gb", 0, 100000); ok {
 		if n > 0 && n < 10 {
-			d.fail("volume_gb: RunPod's smallest volume is 10 GB, got %d (0 means none)", n)
+			d.failAt("volume_gb", "RunPod's smallest volume is 10 GB, got %d (0 means none)", n)
 		}
 		p.volumeGB = n
 	}
@@ -324,7 +333,7 @@ func decodePod(cfg cty.Value, allowUnknown bool) (podConfig, *decoder) {
 		p.ports = l
 		for i, s := range l {
 			if m := portSpec.FindStringSubmatch(s); m == nil || atoi(m[1]) < 1 || atoi(m[1]) > 65535 {
-				d.fail("ports[%d]: must be PORT/http or PORT/tcp, such as \"8000/http\", got %q", i, s)
+				d.failAt("ports", "element %d must be PORT/http or PORT/tcp, such as \"8000/http\", got %q", i, s)
 			}
 		}
 	}
@@ -338,14 +347,14 @@ func decodePod(cfg cty.Value, allowUnknown bool) (podConfig, *decoder) {
 		p.pricePerHour, _ = f.Float64()
 		p.hasPrice = true
 		if p.pricePerHour < 0 || math.IsInf(p.pricePerHour, 0) {
-			d.fail("price_per_hour: must not be negative")
+			d.failAt("price_per_hour", "must not be negative")
 		}
 	}
 	if v, ok := d.get(cfg, "server"); ok {
 		s := decodeServerFields(d, v, "server.")
 		p.server = &s
 	} else if !d.unknown["server"] && p.image == "" && !d.unknown["image"] {
-		d.fail("image: a pod with no server on it needs an image to run")
+		d.failAt("image", "a pod with no server on it needs an image to run")
 	}
 	var placed *engines.Engine
 	if p.server != nil {
@@ -379,7 +388,7 @@ func decodeServer(cfg cty.Value, allowUnknown bool) (serverConfig, *decoder) {
 			s.pod.gpuCount = n
 		}
 	} else if !d.unknown["pod"] {
-		d.fail("pod: a server managed by the runpod provider runs on a pod (pod = pod.NAME)")
+		d.failAt("pod", "a server managed by the runpod provider runs on a pod (pod = pod.NAME)")
 	}
 	return s, d
 }
@@ -392,15 +401,15 @@ func decodeServerFields(d *decoder, v cty.Value, prefix string) serverConfig {
 		if e, known := engines.Lookup(name); known && e.Launch != nil && e.Launch.Image != "" {
 			s.engine = e
 		} else {
-			d.fail("%sengine: a server on a RunPod pod runs an engine with a container image, not %q", prefix, name)
+			d.failAt(prefix+"engine", "a server on a RunPod pod runs an engine with a container image, not %q", name)
 		}
 	} else if !d.unknown[prefix+"engine"] {
-		d.fail("%sengine: a server on a RunPod pod needs an engine", prefix)
+		d.failAt(prefix+"engine", "a server on a RunPod pod needs an engine")
 	}
 	if m, ok := d.str(v, prefix+"model"); ok && m != "" {
 		s.model = m
 	} else if !d.unknown[prefix+"model"] {
-		d.fail("%smodel: a server started on a pod needs the model to serve, such as \"Qwen/Qwen2.5-7B-Instruct\"", prefix)
+		d.failAt(prefix+"model", "a server started on a pod needs the model to serve, such as \"Qwen/Qwen2.5-7B-Instruct\"")
 	}
 	s.servedModelName, _ = d.str(v, prefix+"served_model_name")
 	s.apiKey, _ = d.str(v, prefix+"api_key")
@@ -436,12 +445,12 @@ func checkEnv(d *decoder, path string, m map[string]string, e *engines.Engine) {
 	}
 	for _, k := range names {
 		if !envName.MatchString(k) {
-			d.fail("%s: %q is not a valid environment variable name", path, k)
+			d.failAt(path, "%q is not a valid environment variable name", k)
 		}
 		if why, ok := reservedE[k]; ok {
-			d.fail("%s: %s cannot be set here: %s", path, k, why)
+			d.failAt(path, "%s cannot be set here: %s", k, why)
 		} else if slices.Contains(engineEnv, k) {
-			d.fail("%s: %s cannot be set here: benchform sets it for %s (set the server's api_key for a key of your own)", path, k, e.Name)
+			d.failAt(path, "%s cannot be set here: benchform sets it for %s (set the server's api_key for a key of your own)", k, e.Name)
 		}
 	}
 }

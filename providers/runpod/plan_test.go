@@ -91,7 +91,7 @@ func TestPlanPod(t *testing.T) {
 		{name: "too many GPUs", set: map[string]cty.Value{"gpu_count": cty.NumberIntVal(9)},
 			wantErr: `gpu_count: a pod on the SECURE cloud has at most 8 of "NVIDIA H100 80GB HBM3", got 9`},
 		{name: "no GPU type", set: map[string]cty.Value{"gpu_type": cty.NullVal(cty.DynamicPseudoType)}, wantErr: "gpu_type: a runpod pod needs one GPU type id"},
-		{name: "bad port", set: map[string]cty.Value{"ports": cty.ListVal([]cty.Value{cty.StringVal("8000")})}, wantErr: `ports[0]: must be PORT/http or PORT/tcp`},
+		{name: "bad port", set: map[string]cty.Value{"ports": cty.ListVal([]cty.Value{cty.StringVal("8000")})}, wantErr: `ports: element 0 must be PORT/http or PORT/tcp`},
 		{name: "small volume", set: map[string]cty.Value{"volume_gb": cty.NumberIntVal(5)}, wantErr: "volume_gb: RunPod's smallest volume is 10 GB"},
 		{name: "reserved env", set: map[string]cty.Value{"env": cty.MapVal(map[string]cty.Value{"VLLM_API_KEY": cty.StringVal("x")})}, wantErr: "env: VLLM_API_KEY cannot be set here: benchform sets it for vllm"},
 		{name: "engine", set: map[string]cty.Value{"server": serverArgs(map[string]cty.Value{"engine": cty.StringVal("openai")})}, wantErr: `server.engine: a server on a RunPod pod runs an engine with a container image, not "openai"`},

@@ -349,7 +349,7 @@ func decodeConfig(cfg cty.Value, allowUnknown bool) (m Model, modelKnown bool, e
 	}
 	sim, ok := d.get(cfg, "", "simulate")
 	if ok && !isObject(sim) {
-		d.fail("simulate: must be an object, got %s", sim.Type().FriendlyName())
+		d.failAt("simulate", "must be an object, got %s", sim.Type().FriendlyName())
 		ok = false
 	}
 	if ok {
@@ -359,7 +359,7 @@ func decodeConfig(cfg cty.Value, allowUnknown bool) (m Model, modelKnown bool, e
 		d.duration(sim, "prefill_per_token", &m.PrefillPerToken)
 		if f, ok := d.number(sim, "jitter"); ok {
 			if j, _ := f.Float64(); j < 0 || j > 1 {
-				d.fail("simulate.jitter: must be between 0 and 1, got %s", f.Text('g', -1))
+				d.failAt("simulate.jitter", "must be between 0 and 1, got %s", f.Text('g', -1))
 			} else {
 				m.Jitter = j
 			}
@@ -368,7 +368,7 @@ func decodeConfig(cfg cty.Value, allowUnknown bool) (m Model, modelKnown bool, e
 			if s, ok := d.str("simulate.engine", v); ok {
 				m.Metrics = s
 				if field, problem := m.check(); field == "engine" {
-					d.fail("simulate.engine: %s", problem)
+					d.failAt("simulate.engine", "%s", problem)
 				}
 			}
 		}
@@ -377,7 +377,7 @@ func decodeConfig(cfg cty.Value, allowUnknown bool) (m Model, modelKnown bool, e
 		d.count(sim, "max_model_len", &m.MaxModelLen)
 		if f, ok := d.number(sim, "seed"); ok {
 			if i, acc := f.Int64(); acc != big.Exact || !f.IsInt() {
-				d.fail("simulate.seed: must be a whole number within 64 bits, got %s", f.Text('g', -1))
+				d.failAt("simulate.seed", "must be a whole number within 64 bits, got %s", f.Text('g', -1))
 			} else {
 				m.Seed = i
 			}
@@ -402,6 +402,14 @@ type decoder struct {
 func (d *decoder) fail(format string, args ...any) {
 	if d.err == nil {
 		d.err = fmt.Errorf(format, args...)
+	}
+}
+
+// failAt keeps an error about the attribute at path ("simulate.ttft"),
+// which the executor reports where the file sets it.
+func (d *decoder) failAt(path, format string, args ...any) {
+	if d.err == nil {
+		d.err = providers.AttrErrorf(path, format, args...)
 	}
 }
 
@@ -435,7 +443,7 @@ func (d *decoder) get(obj cty.Value, path, name string) (cty.Value, bool) {
 	if !v.IsKnown() {
 		d.unknown = true
 		if !d.allowUnknown {
-			d.fail("%s%s: value is not known yet", path, name)
+			d.failAt(path+name, "value is not known yet")
 		}
 		return cty.NilVal, false
 	}
@@ -447,7 +455,7 @@ func (d *decoder) get(obj cty.Value, path, name string) (cty.Value, bool) {
 func (d *decoder) str(path string, v cty.Value) (string, bool) {
 	s, err := convert.Convert(v, cty.String)
 	if err != nil || !s.IsKnown() || s.IsNull() {
-		d.fail("%s: must be a string, got %s", path, v.Type().FriendlyName())
+		d.failAt(path, "must be a string, got %s", v.Type().FriendlyName())
 		return "", false
 	}
 	return s.AsString(), true
@@ -460,7 +468,7 @@ func (d *decoder) number(sim cty.Value, name string) (*big.Float, bool) {
 	}
 	n, err := convert.Convert(v, cty.Number)
 	if err != nil || !n.IsKnown() || n.IsNull() {
-		d.fail("simulate.%s: must be a number, got %s", name, v.Type().FriendlyName())
+		d.failAt("simulate."+name, "must be a number, got %s", v.Type().FriendlyName())
 		return nil, false
 	}
 	return n.AsBigFloat(), true
@@ -478,9 +486,9 @@ func (d *decoder) duration(sim cty.Value, name string, dst *time.Duration) {
 	dur, err := time.ParseDuration(s)
 	switch {
 	case err != nil:
-		d.fail("simulate.%s: invalid duration %q", name, s)
+		d.failAt("simulate."+name, "invalid duration %q", s)
 	case dur < 0:
-		d.fail("simulate.%s: must not be negative, got %s", name, dur)
+		d.failAt("simulate."+name, "must not be negative, got %s", dur)
 	default:
 		*dst = dur
 	}
@@ -493,7 +501,7 @@ func (d *decoder) count(sim cty.Value, name string, dst *int) {
 	}
 	i, acc := f.Int64()
 	if !f.IsInt() || acc != big.Exact || i < 1 || i > math.MaxInt32 {
-		d.fail("simulate.%s: must be a whole number of at least 1, got %s", name, f.Text('g', -1))
+		d.failAt("simulate."+name, "must be a whole number of at least 1, got %s", f.Text('g', -1))
 		return
 	}
 	*dst = int(i)
