@@ -125,30 +125,6 @@ type ErrorCount struct {
 	Count   int    `json:"count"`
 }
 
-// LatencyMetrics are the latency metrics a summary reports: vLLM's, in its
-// order, then the client's own wait before sending, in vLLM's name for it,
-// and the part of that wait the client caused.
-var LatencyMetrics = []string{"ttft", "tpot", "itl", "e2el", "client_queue_time", "client_lag"}
-
-// Definitions says how each reported figure is defined; results carry it so
-// that numbers are never read with the wrong meaning.
-var Definitions = map[string]string{
-	"ttft":                       "time to first token: request sent (after any client-side wait) → first SSE event whose choices carry output, as vLLM bench serve; a chat stream's role-only opening event and an empty closing one carry none",
-	"tpot":                       "time per output token: (E2EL − TTFT) / (output tokens − 1), requests with more than one token, as vLLM bench serve",
-	"itl":                        "inter-token latency: gap between successive token events (events whose choices carry output), one per chunk, pooled over requests, as vLLM bench serve",
-	"e2el":                       "end-to-end latency: request sent → last token event (not [DONE]), as vLLM bench serve",
-	"client_queue_time":          "schedule → send: waiting for a slot under a concurrency cap plus the client's own lag; excluded from TTFT and E2EL",
-	"client_lag":                 "the part of the client queue time the client caused: due and free to go → sent",
-	"request_throughput":         "successful requests ÷ measured window (first release → last completion)",
-	"output_throughput":          "output tokens of successful requests ÷ measured window; tokens from the server's usage report, else counted token events",
-	"total_token_throughput":     "(prompt + output tokens of successful requests) ÷ measured window",
-	"output_throughput_per_user": "Σ output tokens ÷ Σ E2EL over successful requests: the rate one stream sees",
-	"max_output_tokens_per_s":    "fullest 1-s bin of token events placed by TTFT and gaps (per-event token counts where the server reported them)",
-	"max_concurrent_requests":    "peak overlap of successful requests' [sent, sent + E2EL) intervals",
-	"request_goodput":            "successful requests meeting every SLO (inclusive) ÷ measured window",
-	"achieved_request_rate":      "measured requests sent ÷ time from window start to the last send",
-}
-
 // LatencyKey names a latency statistic as vLLM does: "mean", "median",
 // "std" or a percentile such as 99 or 99.9.
 func LatencyKey(stat string, metric string) string {

@@ -11,23 +11,6 @@ import (
 	"github.com/benchform/benchform/executor"
 )
 
-// compared are the figures compare puts side by side.
-var compared = []struct {
-	name  string
-	value func(executor.StepSummary) float64
-}{
-	{"out tok/s", func(s executor.StepSummary) float64 { return s.OutputThroughput }},
-	{"req/s", func(s executor.StepSummary) float64 { return s.RequestThroughput }},
-	{"TTFT p50 ms", latency("median", "ttft")},
-	{"ITL p50 ms", latency("median", "itl")},
-	{"TPOT p50 ms", latency("median", "tpot")},
-	{"E2EL p50 ms", latency("median", "e2el")},
-}
-
-func latency(stat, metric string) func(executor.StepSummary) float64 {
-	return func(s executor.StepSummary) float64 { return s.Latency[executor.LatencyKey(stat, metric)] }
-}
-
 // Compare writes two runs side by side, matching steps by server and load,
 // with the relative change of each figure.
 func Compare(w io.Writer, a, b executor.StoredRun) error {
@@ -47,9 +30,20 @@ func Compare(w io.Writer, a, b executor.StoredRun) error {
 			continue
 		}
 		matched++
-		for _, m := range compared {
-			va, vb := m.value(sa), m.value(sb)
-			if err := table.Append([]string{sa.Server, sa.Label, m.name, num(va, 2), num(vb, 2), change(va, vb)}); err != nil {
+		for _, f := range executor.Figures(sa.Percentiles) {
+			if !f.Compare {
+				continue
+			}
+			va, okA := f.Value(sa)
+			vb, okB := f.Value(sb)
+			if !okA || !okB {
+				continue
+			}
+			name := f.Header
+			if f.Unit == "ms" {
+				name += " ms"
+			}
+			if err := table.Append([]string{sa.Server, sa.Label, name, num(va, 2), num(vb, 2), change(va, vb)}); err != nil {
 				return err
 			}
 		}

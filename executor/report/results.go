@@ -44,52 +44,16 @@ func ResultsTable(w io.Writer, run executor.StoredRun) error {
 		return pw.err
 	}
 
-	percentiles := run.Steps[0].Percentiles
-	high := percentiles[len(percentiles)-1]
-	hasSLO := run.Steps[0].RequestGoodput != nil
 	// One server needs no column of its own; the heading names it.
 	multi := len(servers) > 1
-	openLoop := run.Steps[0].RequestRate != 0
-	header := []string{"server", loadHeader(run), "ok", "failed", "req/s", "out tok/s", "tok/s/user"}
-	if openLoop {
-		header = []string{"server", loadHeader(run), "sent/s", "lag p99", "ok", "failed", "req/s", "out tok/s", "tok/s/user"}
-	}
-	for _, p := range percentiles {
-		header = append(header, "TTFT "+executor.PercentileStat(p))
-	}
-	header = append(header, "ITL p50", "ITL "+executor.PercentileStat(high), "TPOT p50", "E2EL p50", "E2EL "+executor.PercentileStat(high))
-	if hasSLO {
-		header = append(header, "goodput req/s", "good %")
-	}
-
-	var rows [][]string
-	for _, s := range run.Steps {
-		row := []string{s.Server, loadLabel(s)}
-		if openLoop {
-			row = append(row, num(s.AchievedRate, 2), num(s.Latency[executor.LatencyKey("p99", "client_lag")], 2))
-		}
-		row = append(row, strconv.Itoa(s.Completed), strconv.Itoa(s.Failed), num(s.RequestThroughput, 2), num(s.OutputThroughput, 1), num(s.OutputThroughputPerUser, 1))
-		for _, p := range percentiles {
-			row = append(row, num(s.Latency[executor.LatencyKey(executor.PercentileStat(p), "ttft")], 2))
-		}
-		row = append(row,
-			num(s.Latency[executor.LatencyKey("median", "itl")], 2),
-			num(s.Latency[executor.LatencyKey(executor.PercentileStat(high), "itl")], 2),
-			num(s.Latency[executor.LatencyKey("median", "tpot")], 2),
-			num(s.Latency[executor.LatencyKey("median", "e2el")], 1),
-			num(s.Latency[executor.LatencyKey(executor.PercentileStat(high), "e2el")], 1),
-		)
-		if hasSLO {
-			row = append(row, num(deref(s.RequestGoodput), 2), num(deref(s.GoodPercent), 1))
-		}
-		rows = append(rows, row)
-	}
-
+	header, rows := figureTable(run, executor.ResultsTable)
 	if err := stepTable(w, header, rows, multi); err != nil {
 		return err
 	}
-	if err := telemetryTable(w, run, multi); err != nil {
-		return err
+	if header, rows := figureTable(run, executor.TelemetryTable); len(header) > 2 {
+		if err := stepTable(w, header, rows, multi); err != nil {
+			return err
+		}
 	}
 	pw.printf("%s\n", footnote(run))
 	for _, s := range run.Steps {
@@ -103,6 +67,42 @@ func ResultsTable(w io.Writer, run executor.StoredRun) error {
 		}
 	}
 	return pw.err
+}
+
+// figureTable lays a run's steps out as rows of the figures that table
+// shows: one column per figure some step has, after the server and the
+// load; an open loop's figures only for an open loop.
+func figureTable(run executor.StoredRun, table executor.Table) (header []string, rows [][]string) {
+	openLoop := run.Steps[0].RequestRate != 0
+	var cols []executor.Figure
+	for _, f := range executor.Figures(run.Steps[0].Percentiles) {
+		if f.Table != table || (f.OpenLoopOnly && !openLoop) {
+			continue
+		}
+		for _, s := range run.Steps {
+			if _, ok := f.Value(s); ok {
+				cols = append(cols, f)
+				break
+			}
+		}
+	}
+	header = []string{"server", loadHeader(run)}
+	for _, c := range cols {
+		header = append(header, c.Header)
+	}
+	for _, s := range run.Steps {
+		row := []string{s.Server, loadLabel(s)}
+		for _, c := range cols {
+			v, ok := c.Value(s)
+			if !ok {
+				row = append(row, "-")
+				continue
+			}
+			row = append(row, num(v, c.Decimals))
+		}
+		rows = append(rows, row)
+	}
+	return header, rows
 }
 
 // stepTable renders one row per step whose first column names the server
@@ -218,50 +218,14 @@ func stepFields(s executor.StepSummary) []field {
 		{"label", s.Label},
 	}
 	if s.RequestRate != 0 {
-		f = append(f, field{"request_rate", s.RequestRate}, field{"max_concurrency", s.MaxConcurrency}, field{"achieved_request_rate", s.AchievedRate})
+		f = append(f, field{"request_rate", s.RequestRate}, field{"max_concurrency", s.MaxConcurrency})
 	} else {
 		f = append(f, field{"concurrency", s.Concurrency})
 	}
-	f = append(f, []field{
-		{"status", s.Status},
-		{"duration", s.DurationSeconds},
-		{"completed", s.Completed},
-		{"failed", s.Failed},
-		{"total_input_tokens", s.TotalInputTokens},
-		{"total_output_tokens", s.TotalOutputTokens},
-		{"request_throughput", s.RequestThroughput},
-		{"output_throughput", s.OutputThroughput},
-		{"total_token_throughput", s.TotalTokenThroughput},
-		{"output_throughput_per_user", s.OutputThroughputPerUser},
-	}...)
-	if s.RequestGoodput != nil {
-		f = append(f, field{"request_goodput", *s.RequestGoodput}, field{"good_percent", deref(s.GoodPercent)})
-	}
-	f = append(f,
-		field{"max_output_tokens_per_s", s.MaxOutputTokensPerSec},
-		field{"max_concurrent_requests", s.MaxConcurrentRequests},
-	)
-	stats := []string{"mean", "median", "std"}
-	for _, p := range s.Percentiles {
-		stats = append(stats, executor.PercentileStat(p))
-	}
-	for _, m := range executor.LatencyMetrics {
-		for _, st := range stats {
-			key := executor.LatencyKey(st, m)
-			f = append(f, field{key, s.Latency[key]})
-		}
-	}
-	f = append(f,
-		field{"output_tokens_from_usage", s.TokenSources["usage"]},
-		field{"output_tokens_from_chunks", s.TokenSources["chunks"]},
-		field{"token_sources_disagree", s.TokenSourcesDisagree},
-	)
-	if s.OverMaxTokens > 0 {
-		f = append(f, field{"requests_over_max_tokens", s.OverMaxTokens})
-	}
-	for _, c := range telemetryColumns {
-		if v, ok := c.value(s); ok {
-			f = append(f, field{c.key, v})
+	f = append(f, field{"status", s.Status})
+	for _, fig := range executor.Figures(s.Percentiles) {
+		if v, ok := fig.Value(s); ok {
+			f = append(f, field{fig.Key, v})
 		}
 	}
 	if s.ServerMetrics != nil {
@@ -337,7 +301,7 @@ func ResultsJSON(w io.Writer, runs []executor.StoredRun) error {
 		if r.Error != "" {
 			obj = append(obj, field{"error", r.Error})
 		}
-		obj = append(obj, field{"dataset", r.Note}, field{"definitions", executor.Definitions})
+		obj = append(obj, field{"dataset", r.Note}, field{"definitions", definitions(r)})
 		if len(r.RunSamples) > 0 {
 			obj = append(obj, field{"samples", r.RunSamples})
 		}
@@ -347,6 +311,19 @@ func ResultsJSON(w io.Writer, runs []executor.StoredRun) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)
+}
+
+// definitions are the definitions of the figures a run has.
+func definitions(r executor.StoredRun) map[string]string {
+	out := map[string]string{}
+	for _, s := range r.Steps {
+		for _, f := range executor.Figures(s.Percentiles) {
+			if _, ok := f.Value(s); ok && executor.Definitions[f.Name] != "" {
+				out[f.Name] = executor.Definitions[f.Name]
+			}
+		}
+	}
+	return out
 }
 
 // detailArrays lays out measured requests as vLLM's --save-detailed does:
