@@ -248,22 +248,22 @@ func TestServerStatsRestart(t *testing.T) {
 		},
 		{
 			name: "counter went down",
-			after: strings.Replace(vllmAfter,
+			after: edit(vllmAfter,
 				`vllm:generation_tokens_total{engine="1",model_name="m"} 1500.0`,
-				`vllm:generation_tokens_total{engine="1",model_name="m"} 400.0`, 1),
+				`vllm:generation_tokens_total{engine="1",model_name="m"} 400.0`),
 			wantEvidence: []string{"vllm:generation_tokens_total"},
 		},
 		{
 			name: "histogram went down",
-			after: strings.Replace(vllmAfter,
+			after: edit(vllmAfter,
 				`vllm:time_to_first_token_seconds_count{engine="1",model_name="m"} 12.0`,
-				`vllm:time_to_first_token_seconds_count{engine="1",model_name="m"} 1.0`, 1),
+				`vllm:time_to_first_token_seconds_count{engine="1",model_name="m"} 1.0`),
 			wantEvidence: []string{"vllm:time_to_first_token_seconds"},
 		},
 		{
 			name: "series vanished",
-			after: strings.Replace(vllmAfter,
-				`vllm:num_preemptions_total{engine="0",model_name="m"} 3.0`, ``, 1),
+			after: edit(vllmAfter,
+				`vllm:num_preemptions_total{engine="0",model_name="m"} 3.0`, ``),
 			wantEvidence: []string{"vllm:num_preemptions_total"},
 		},
 		{
@@ -274,7 +274,7 @@ func TestServerStatsRestart(t *testing.T) {
 		},
 		{
 			name:         "process restarted",
-			after:        strings.Replace(vllmAfter, `process_start_time_seconds 1.7539e+09`, `process_start_time_seconds 1.7540e+09`, 1),
+			after:        edit(vllmAfter, `process_start_time_seconds 1.7539e+09`, `process_start_time_seconds 1.7540e+09`),
 			wantEvidence: []string{"process_start_time_seconds"},
 		},
 		{
@@ -306,9 +306,9 @@ func TestServerStatsRestart(t *testing.T) {
 
 func TestServerStatsRestartCountsFromZero(t *testing.T) {
 	before := parseString(t, vllmBefore)
-	after := parseString(t, strings.Replace(vllmAfter,
+	after := parseString(t, edit(vllmAfter,
 		`vllm:generation_tokens_total{engine="1",model_name="m"} 1500.0`,
-		`vllm:generation_tokens_total{engine="1",model_name="m"} 400.0`, 1))
+		`vllm:generation_tokens_total{engine="1",model_name="m"} 400.0`))
 	st := ServerWindow{Before: &before, After: &after}.Stats()
 	// Engine 1 restarted: its 400 tokens since then are the best lower
 	// bound; engine 0 still adds its 2000.
@@ -472,4 +472,14 @@ func TestTokenMismatch(t *testing.T) {
 			t.Errorf("TokenMismatch(%d, %d) = %v, %v; want %v, %v", tt.server, tt.client, ratio, flagged, tt.ratio, tt.flagged)
 		}
 	}
+}
+
+// edit replaces old by new in a fixture once, and panics when old is not
+// there: an edit that silently changed nothing would make its case test
+// the unedited fixture.
+func edit(fixture, old, new string) string {
+	if !strings.Contains(fixture, old) {
+		panic("fixture has no " + old)
+	}
+	return strings.Replace(fixture, old, new, 1)
 }
