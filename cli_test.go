@@ -352,6 +352,7 @@ func TestSimulatedEngineMetrics(t *testing.T) {
 			}
 			var runs []struct {
 				Steps []struct {
+					Version       string  `json:"server_version"`
 					Completed     int     `json:"completed"`
 					OutputTokens  int     `json:"total_output_tokens"`
 					InputTokens   int     `json:"total_input_tokens"`
@@ -375,8 +376,8 @@ func TestSimulatedEngineMetrics(t *testing.T) {
 			}
 			s := runs[0].Steps[0]
 			m := s.ServerMetrics
-			if s.Completed != 24 || m.Info.Engine != flavour || m.Restarted {
-				t.Errorf("completed %d, server metrics read as %q, restarted %v", s.Completed, m.Info.Engine, m.Restarted)
+			if s.Completed != 24 || m.Info.Engine != flavour || m.Restarted || s.Version != "simulated" {
+				t.Errorf("completed %d, server metrics read as %q, restarted %v, version %q", s.Completed, m.Info.Engine, m.Restarted, s.Version)
 			}
 			if s.ServerGen != float64(s.OutputTokens) || s.TokenRatio != 1 || m.Total.PromptTokens != float64(s.InputTokens) {
 				t.Errorf("server generated %v and read %v prompt tokens (ratio %v); client %d and %d", s.ServerGen, m.Total.PromptTokens, s.TokenRatio, s.OutputTokens, s.InputTokens)

@@ -7,14 +7,20 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/benchform/benchform/executor/telemetry"
 	"github.com/benchform/benchform/lang"
 	"github.com/benchform/benchform/providers"
+	"github.com/benchform/benchform/providers/probe"
 	"github.com/benchform/benchform/state"
 )
+
+// versionTimeout bounds the question of a server's version, which a run
+// goes on without.
+const versionTimeout = 5 * time.Second
 
 // Sample kinds stored in state beside a run's steps.
 const (
@@ -30,6 +36,9 @@ type instruments struct {
 	server       *telemetry.ServerSampler
 	gpu          *telemetry.GPUSampler
 	pricePerHour float64 // USD; zero when unknown
+	// version is what the server says of its version, where its engine
+	// states it; "" otherwise.
+	version string
 }
 
 // instrument prepares the samplers for a server as the scenario asks, and
@@ -38,6 +47,9 @@ type instruments struct {
 // silently when "auto" found nothing.
 func (a *applier) instrument(ctx context.Context, c *Change, spec lang.ScenarioSpec, server lang.Addr, endpoint providers.Endpoint, runID int64) *instruments {
 	in := &instruments{pricePerHour: a.pricePerHour(server)}
+	vctx, cancel := context.WithTimeout(ctx, versionTimeout)
+	in.version = probe.Version(vctx, probe.Options{BaseURL: endpoint.BaseURL, APIKey: endpoint.APIKey, Engine: a.engine(server)})
+	cancel()
 	// Scraped by default where the engine has metrics; asked of an
 	// endpoint of unknown kind, at the usual path.
 	metrics := a.engine(server).Metrics

@@ -15,7 +15,10 @@ import (
 // JSON, so numbers can be put side by side with it.
 type StepSummary struct {
 	Server string `json:"server"`
-	Label  string `json:"label"`
+	// ServerVersion is what the server said of its version, where its
+	// engine states it.
+	ServerVersion string `json:"server_version,omitempty"`
+	Label         string `json:"label"`
 	// Concurrency is a closed loop's number of workers, zero for an open
 	// loop; RequestRate is an open loop's target rate, zero for a closed
 	// loop, and AchievedRate the rate its requests were actually sent at.

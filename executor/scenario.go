@@ -355,6 +355,7 @@ func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec
 	result := Summarize(step, stats, window, spec.Percentiles, hasSLO, status)
 	result.Warnings = append(append(warnings, clientWarnings(step, result)...), limitWarnings(stats)...)
 	measured.attach(&result, in.pricePerHour)
+	result.ServerVersion = in.version
 	for _, w := range result.Warnings[len(warnings):] {
 		a.opts.Hook.Warn(c.Addr, w)
 	}

@@ -213,10 +213,11 @@ func toAny(ss []string) []any {
 // stepFields lists a step's figures with vLLM's result keys, in a stable
 // order, for JSON and CSV.
 func stepFields(s executor.StepSummary) []field {
-	f := []field{
-		{"server", s.Server},
-		{"label", s.Label},
+	f := []field{{"server", s.Server}}
+	if s.ServerVersion != "" {
+		f = append(f, field{"server_version", s.ServerVersion})
 	}
+	f = append(f, field{"label", s.Label})
 	if s.RequestRate != 0 {
 		f = append(f, field{"request_rate", s.RequestRate}, field{"max_concurrency", s.MaxConcurrency})
 	} else {

@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unicode"
 
 	"github.com/benchform/benchform/engines"
 )
@@ -115,6 +116,44 @@ func Check(ctx context.Context, o Options) Result {
 	}
 	sort.Strings(r.Models)
 	return r
+}
+
+// Version asks the server for its version where its engine states it
+// (engines.Version), and returns "" when it has no such endpoint or does
+// not answer as expected: a version is worth recording, not failing for.
+func Version(ctx context.Context, o Options) string {
+	v := o.Engine.Version
+	if v.Path == "" {
+		return ""
+	}
+	code, body, err := get(ctx, o, v.Path)
+	if err != nil || code != http.StatusOK {
+		return ""
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(fields[v.Field], &s) != nil {
+		return ""
+	}
+	return printable(s, 100)
+}
+
+// printable keeps at most n printable characters of what a server said,
+// which will be shown on a terminal.
+func printable(s string, n int) string {
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= n {
+			break
+		}
+		if unicode.IsPrint(r) {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // Pull asks the server to fetch the model (engines.Launch.Pull) and waits

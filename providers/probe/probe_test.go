@@ -159,3 +159,28 @@ func TestPull(t *testing.T) {
 		t.Errorf("failed pull: %v", err)
 	}
 }
+
+func TestVersion(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/version":
+			w.Write([]byte(`{"version":"0.11.0\u001b]0;pwned\u0007"}`))
+		case "/api/version":
+			w.Write([]byte(`not json`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	for _, tt := range []struct{ engine, want string }{
+		// Control characters a server slips in are dropped.
+		{"vllm", "0.11.0]0;pwned"},
+		{"ollama", ""},
+		{"openai", ""},
+	} {
+		if got := Version(ctx, Options{BaseURL: srv.URL, Engine: engine(t, tt.engine)}); got != tt.want {
+			t.Errorf("%s: Version = %q, want %q", tt.engine, got, tt.want)
+		}
+	}
+}
