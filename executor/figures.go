@@ -1,6 +1,10 @@
 package executor
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/benchform/benchform/executor/telemetry"
+)
 
 // Figure is one number reported of a step, declared once: the results
 // table, the telemetry table, JSON, CSV, compare and the definitions that
@@ -180,134 +184,105 @@ func Figures(percentiles []float64) []Figure {
 }
 
 func ptr(f func(StepSummary) *float64) func(StepSummary) (float64, bool) {
-	return func(s StepSummary) (float64, bool) {
-		if p := f(s); p != nil {
-			return *p, true
-		}
-		return 0, false
-	}
+	return func(s StepSummary) (float64, bool) { return value(f(s)) }
 }
 
 // telemetryFigures are what the server's metrics, its GPUs and its price
 // said of a step.
 var telemetryFigures = []Figure{
 	{Key: "server_generation_tokens", Name: "server_generation_tokens", Header: "srv gen tok", Unit: "tokens", Table: TelemetryTable,
-		Value: func(s StepSummary) (float64, bool) {
-			if s.ServerMetrics == nil {
-				return 0, false
-			}
-			return ptr(func(StepSummary) *float64 { return s.ServerMetrics.Total.GenerationTokens })(s)
-		}},
+		Value: fromServer(func(t telemetry.ReplicaStats) (float64, bool) { return value(t.GenerationTokens) })},
 	{Key: "server_running_max", Name: "server_running_max", Header: "running max", Table: TelemetryTable,
-		Value: func(s StepSummary) (float64, bool) {
-			if s.ServerMetrics == nil || s.ServerMetrics.Total.Running == nil {
-				return 0, false
-			}
-			return s.ServerMetrics.Total.Running.Max, true
-		}},
+		Value: fromServer(func(t telemetry.ReplicaStats) (float64, bool) { return gaugeMax(t.Running, 1) })},
 	{Key: "server_waiting_max", Name: "server_waiting_max", Header: "waiting max", Table: TelemetryTable,
-		Value: func(s StepSummary) (float64, bool) {
-			if s.ServerMetrics == nil || s.ServerMetrics.Total.Waiting == nil {
-				return 0, false
-			}
-			return s.ServerMetrics.Total.Waiting.Max, true
-		}},
+		Value: fromServer(func(t telemetry.ReplicaStats) (float64, bool) { return gaugeMax(t.Waiting, 1) })},
 	{Key: "server_kv_cache_usage_max_pct", Name: "server_kv_cache_usage_max_pct", Header: "KV max %", Unit: "%", Table: TelemetryTable, Decimals: 1,
-		Value: func(s StepSummary) (float64, bool) {
-			if s.ServerMetrics == nil || s.ServerMetrics.Total.KVCacheUsage == nil {
-				return 0, false
-			}
-			return 100 * s.ServerMetrics.Total.KVCacheUsage.Max, true
-		}},
+		Value: fromServer(func(t telemetry.ReplicaStats) (float64, bool) { return gaugeMax(t.KVCacheUsage, 100) })},
 	{Key: "server_prefix_cache_hit_rate_pct", Name: "server_prefix_cache_hit_rate", Header: "prefix hit %", Unit: "%", Table: TelemetryTable, Decimals: 1,
-		Value: func(s StepSummary) (float64, bool) {
-			if s.ServerMetrics == nil || s.ServerMetrics.Total.PrefixCacheHitRate == nil {
-				return 0, false
-			}
-			return 100 * *s.ServerMetrics.Total.PrefixCacheHitRate, true
-		}},
+		Value: fromServer(func(t telemetry.ReplicaStats) (float64, bool) {
+			v, ok := value(t.PrefixCacheHitRate)
+			return 100 * v, ok
+		})},
 	{Key: "server_preemptions", Name: "server_preemptions", Header: "preempt", Table: TelemetryTable,
-		Value: func(s StepSummary) (float64, bool) {
-			if s.ServerMetrics == nil || s.ServerMetrics.Total.Preemptions == nil {
-				return 0, false
-			}
-			return *s.ServerMetrics.Total.Preemptions, true
-		}},
+		Value: fromServer(func(t telemetry.ReplicaStats) (float64, bool) { return value(t.Preemptions) })},
 	{Key: "server_ttft_ms_mean", Name: "server_ttft_ms_mean", Header: "srv TTFT mean", Unit: "ms", Table: TelemetryTable, Decimals: 2,
-		Value: func(s StepSummary) (float64, bool) {
-			if s.ServerMetrics == nil || s.ServerMetrics.Total.TTFT == nil || s.ServerMetrics.Total.TTFT.Mean == nil {
+		Value: fromServer(func(t telemetry.ReplicaStats) (float64, bool) {
+			if t.TTFT == nil {
 				return 0, false
 			}
-			return *s.ServerMetrics.Total.TTFT.Mean, true
-		}},
+			return value(t.TTFT.Mean)
+		})},
 	{Key: "gpu_util_pct_mean", Name: "gpu_util_pct_mean", Header: "GPU %", Unit: "%", Table: TelemetryTable, Decimals: 1,
-		Value: func(s StepSummary) (float64, bool) {
-			if s.GPU == nil || s.GPU.UtilizationPctMean == nil {
-				return 0, false
-			}
-			return *s.GPU.UtilizationPctMean, true
-		}},
+		Value: fromGPU(func(g telemetry.GPUStats) (float64, bool) { return value(g.UtilizationPctMean) })},
 	{Key: "gpu_memory_used_gib_max", Name: "gpu_memory_used_gib_max", Header: "GPU mem GiB", Unit: "GiB", Table: TelemetryTable, Decimals: 1,
-		Value: func(s StepSummary) (float64, bool) {
-			if s.GPU == nil || s.GPU.MemoryUsedMiBMax == nil {
-				return 0, false
-			}
-			return *s.GPU.MemoryUsedMiBMax / 1024, true
-		}},
+		Value: fromGPU(func(g telemetry.GPUStats) (float64, bool) {
+			v, ok := value(g.MemoryUsedMiBMax)
+			return v / 1024, ok
+		})},
 	{Key: "gpu_power_w_mean", Name: "gpu_power_w", Header: "power W", Unit: "W", Table: TelemetryTable,
-		Value: func(s StepSummary) (float64, bool) {
-			if s.GPU == nil || s.GPU.PowerWMean == nil {
-				return 0, false
-			}
-			return *s.GPU.PowerWMean, true
-		}},
+		Value: fromGPU(func(g telemetry.GPUStats) (float64, bool) { return value(g.PowerWMean) })},
 	{Key: "gpu_energy_j", Name: "gpu_energy_j", Header: "energy J", Unit: "J", Table: TelemetryTable,
-		Value: func(s StepSummary) (float64, bool) {
-			if s.Energy == nil {
-				return 0, false
-			}
-			return s.Energy.EnergyJ, true
-		}},
+		Value: fromEnergy(func(e telemetry.Efficiency) (float64, bool) { return e.EnergyJ, true })},
 	{Key: "j_per_output_token", Name: "j_per_output_token", Header: "J/tok", Unit: "J", Table: TelemetryTable, Decimals: 3,
-		Value: func(s StepSummary) (float64, bool) {
-			if s.Energy == nil || s.Energy.JPerOutputToken == nil {
-				return 0, false
-			}
-			return *s.Energy.JPerOutputToken, true
-		}},
+		Value: fromEnergy(func(e telemetry.Efficiency) (float64, bool) { return value(e.JPerOutputToken) })},
 	{Key: "wh_per_1000_requests", Name: "wh_per_1000_requests", Header: "Wh/1k req", Unit: "Wh", Table: TelemetryTable, Decimals: 2,
-		Value: func(s StepSummary) (float64, bool) {
-			if s.Energy == nil || s.Energy.WhPer1000Requests == nil {
-				return 0, false
-			}
-			return *s.Energy.WhPer1000Requests, true
-		}},
+		Value: fromEnergy(func(e telemetry.Efficiency) (float64, bool) { return value(e.WhPer1000Requests) })},
 	{Key: "cost_usd", Name: "cost_usd", Header: "cost $", Unit: "USD", Table: TelemetryTable, Decimals: 4,
 		Value: ptr(func(s StepSummary) *float64 { return s.CostUSD })},
 	{Key: "usd_per_million_output_tokens", Name: "usd_per_million_output_tokens", Header: "$/1M out tok", Unit: "USD", Table: TelemetryTable, Decimals: 2,
 		Value: ptr(func(s StepSummary) *float64 { return s.USDPerMillionOutputTokens })},
 	{Key: "server_token_ratio", Name: "server_token_ratio", Value: ptr(func(s StepSummary) *float64 { return s.ServerTokenRatio })},
-	{Key: "gpu_power_w_max", Name: "gpu_power_w",
-		Value: func(s StepSummary) (float64, bool) {
-			if s.GPU == nil || s.GPU.PowerWMax == nil {
-				return 0, false
-			}
-			return *s.GPU.PowerWMax, true
-		}},
+	{Key: "gpu_power_w_max", Name: "gpu_power_w", Unit: "W",
+		Value: fromGPU(func(g telemetry.GPUStats) (float64, bool) { return value(g.PowerWMax) })},
 	{Key: "gpu_counter_energy_j", Name: "gpu_counter_energy_j", Unit: "J",
-		Value: func(s StepSummary) (float64, bool) {
-			if s.GPU == nil || s.GPU.CounterEnergyJ == nil {
-				return 0, false
-			}
-			return *s.GPU.CounterEnergyJ, true
-		}},
+		Value: fromGPU(func(g telemetry.GPUStats) (float64, bool) { return value(g.CounterEnergyJ) })},
 	{Key: "output_tokens_per_j", Name: "output_tokens_per_j",
-		Value: func(s StepSummary) (float64, bool) {
-			if s.Energy == nil || s.Energy.OutputTokensPerJ == nil {
-				return 0, false
-			}
-			return *s.Energy.OutputTokensPerJ, true
-		}},
+		Value: fromEnergy(func(e telemetry.Efficiency) (float64, bool) { return value(e.OutputTokensPerJ) })},
 	{Key: "price_per_hour_usd", Name: "price_per_hour_usd", Unit: "USD",
 		Value: func(s StepSummary) (float64, bool) { return s.PricePerHour, s.PricePerHour > 0 }},
+}
+
+// value reads an optional figure.
+func value(p *float64) (float64, bool) {
+	if p == nil {
+		return 0, false
+	}
+	return *p, true
+}
+
+// gaugeMax is a sampled gauge's largest value, scaled.
+func gaugeMax(g *telemetry.GaugeStats, scale float64) (float64, bool) {
+	if g == nil {
+		return 0, false
+	}
+	return scale * g.Max, true
+}
+
+// fromServer, fromGPU and fromEnergy read a figure from what a step's
+// telemetry found, where it found anything.
+func fromServer(f func(telemetry.ReplicaStats) (float64, bool)) func(StepSummary) (float64, bool) {
+	return func(s StepSummary) (float64, bool) {
+		if s.ServerMetrics == nil {
+			return 0, false
+		}
+		return f(s.ServerMetrics.Total)
+	}
+}
+
+func fromGPU(f func(telemetry.GPUStats) (float64, bool)) func(StepSummary) (float64, bool) {
+	return func(s StepSummary) (float64, bool) {
+		if s.GPU == nil {
+			return 0, false
+		}
+		return f(*s.GPU)
+	}
+}
+
+func fromEnergy(f func(telemetry.Efficiency) (float64, bool)) func(StepSummary) (float64, bool) {
+	return func(s StepSummary) (float64, bool) {
+		if s.Energy == nil {
+			return 0, false
+		}
+		return f(*s.Energy)
+	}
 }
