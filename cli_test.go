@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -390,17 +391,36 @@ func TestSimulatedEngineMetrics(t *testing.T) {
 }
 
 // ollamaLike serves as ollama 0.17 does what the engine table records of
-// it: its root answers, models are listed with their tag, a chat request's
-// limit is read from max_tokens alone (max_completion_tokens is ignored,
-// and the default is 256), and the stream opens with a role-only chunk and
-// closes with an empty one before its usage.
-func ollamaLike(t *testing.T) string {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+// it: its root answers, models are listed with their tag once pulled
+// (pulled lists those pulled from the start), a chat request's limit is
+// read from max_tokens alone (max_completion_tokens is ignored, and the
+// default is 256), and the stream opens with a role-only chunk and closes
+// with an empty one before its usage.
+func ollamaLike(pulled ...string) http.Handler {
+	var mu sync.Mutex
+	have := map[string]bool{}
+	for _, m := range pulled {
+		have[m] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/":
 			w.Write([]byte("Ollama is running"))
+		case "/api/pull":
+			var body struct{ Model string }
+			json.NewDecoder(r.Body).Decode(&body)
+			fmt.Fprintf(w, "{\"status\":\"pulling manifest\"}\n{\"status\":\"success\"}\n")
+			mu.Lock()
+			have[body.Model+":latest"] = true
+			mu.Unlock()
 		case "/v1/models":
-			w.Write([]byte(`{"object":"list","data":[{"id":"tiny:latest","object":"model","owned_by":"library"}]}`))
+			mu.Lock()
+			var ids []string
+			for m := range have {
+				ids = append(ids, fmt.Sprintf(`{"id":%q,"object":"model","owned_by":"library"}`, m))
+			}
+			mu.Unlock()
+			fmt.Fprintf(w, `{"object":"list","data":[%s]}`, strings.Join(ids, ","))
 		case "/v1/chat/completions":
 			var body struct {
 				Model     string `json:"model"`
@@ -424,9 +444,7 @@ func ollamaLike(t *testing.T) string {
 		default:
 			http.NotFound(w, r)
 		}
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
+	})
 }
 
 const endpointLimitConfig = `
@@ -457,7 +475,9 @@ scenario "chat" {
 // than report 256-token answers as asked for.
 func TestTokenLimitAndNaming(t *testing.T) {
 	t.Parallel()
-	url := ollamaLike(t)
+	srv := httptest.NewServer(ollamaLike("tiny:latest"))
+	t.Cleanup(srv.Close)
+	url := srv.URL
 	type setup struct{ Engine, URL, Model string }
 	results := func(t *testing.T, s setup) (string, map[string]any) {
 		dir := configDir(t, render(t, endpointLimitConfig, s))

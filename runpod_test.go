@@ -417,3 +417,51 @@ server "vllm" {
 		})
 	}
 }
+
+// TestRunpodOllama runs ollama on a rented pod: the container is ollama's
+// image told where to listen, the model is pulled through the proxy once
+// the server answers, and the scenario's limit goes in the one field
+// ollama reads.
+func TestRunpodOllama(t *testing.T) {
+	fake := fakeRunpodWith(t, func(runpodtest.Pod, int) http.Handler { return ollamaLike() })
+	dir := configDir(t, `
+pod "gpu" {
+  gpu_type = "NVIDIA H100 80GB HBM3"
+  ttl      = "1h"
+}
+
+server "ollama" {
+  engine = "ollama"
+  pod    = pod.gpu
+  model  = "tiny"
+}
+
+scenario "chat" {
+  server     = server.ollama
+  max_tokens = 8
+  dataset {
+    kind    = "prompts"
+    prompts = ["hello"]
+  }
+  load {
+    concurrency = [2]
+    requests    = 4
+  }
+}
+`)
+	code, out, errOut := benchform(t, "apply", "-auto-approve", dir)
+	if code != exitOK || !strings.Contains(out+errOut, "pulling tiny: success") || strings.Contains(out, "streamed more tokens") {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	pods := fake.Pods()
+	if len(pods) != 1 || pods[0].Image != "ollama/ollama:0.32.15" || pods[0].Env["OLLAMA_HOST"] != "0.0.0.0:11434" {
+		t.Errorf("pods: %+v", pods)
+	}
+	code, js, _ := benchform(t, "results", "-state", filepath.Join(dir, "benchform.db"), "-format", "json")
+	if code != exitOK || !strings.Contains(js, `"total_output_tokens": 32`) {
+		t.Errorf("results: %d\n%s", code, js)
+	}
+	if code, dout, derr := benchform(t, "destroy", "-auto-approve", dir); code != exitOK || len(fake.Pods()) != 0 {
+		t.Errorf("destroy: %d\n%s\n%s", code, dout, derr)
+	}
+}
