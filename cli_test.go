@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -502,5 +503,83 @@ func TestTokenLimitAndNaming(t *testing.T) {
 	if step["total_output_tokens"] != float64(6*256) || step["requests_over_max_tokens"] != float64(6) ||
 		!strings.Contains(out, "6 of 6 requests streamed more tokens than their max_tokens (up to 256 for a limit of 8)") {
 		t.Errorf("as a generic endpoint: %v tokens, %v over the limit\n%s", step["total_output_tokens"], step["requests_over_max_tokens"], out)
+	}
+}
+
+// stallAfter answers its first n chat requests at once, with a stream of
+// four tokens, and then holds every later request open without a byte
+// until release is closed.
+func stallAfter(n int64, release <-chan struct{}) http.Handler {
+	var served atomic.Int64
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v1/models":
+			w.Write([]byte(`{"data":[{"id":"m"}]}`))
+		case "/v1/chat/completions":
+			if served.Add(1) > n {
+				select {
+				case <-release:
+				case <-r.Context().Done():
+				}
+				return
+			}
+			w.Header().Set("Content-Type", "text/event-stream")
+			for range 4 {
+				w.Write([]byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" w\"}}]}\n\n"))
+			}
+			w.Write([]byte("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\ndata: [DONE]\n\n"))
+		default:
+			http.NotFound(w, r)
+		}
+	})
+}
+
+// TestKilledStepKeepsItsRecords kills an apply whose server stopped
+// answering after five requests: the five records reach state on the
+// flush timer though no record follows them, and results rebuilds the
+// cut-off step from them.
+func TestKilledStepKeepsItsRecords(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv := httptest.NewServer(stallAfter(5, release))
+	t.Cleanup(func() { close(release); srv.Close() })
+	dir := configDir(t, render(t, endpointLimitConfig, struct{ Engine, URL, Model string }{"openai", srv.URL, "m"}))
+	// 6 requests per step: the sixth stalls.
+	apply := process(t, "apply", "-auto-approve", dir)
+	var out syncBuffer
+	apply.Stdout, apply.Stderr = &out, &out
+	if err := apply.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer apply.Process.Kill()
+	waitFor(t, 20*time.Second, func() bool { return strings.Contains(out.String(), "concurrency=2:") })
+	db := filepath.Join(dir, "benchform.db")
+	waitFor(t, 20*time.Second, func() bool {
+		store, err := state.Open(db)
+		if err != nil {
+			return false
+		}
+		defer store.Close()
+		recs, err := store.Records(1, -1)
+		return err == nil && len(recs) == 5
+	})
+	apply.Process.Signal(syscall.SIGKILL)
+	apply.Wait()
+
+	code, js, errOut := benchform(t, "results", "-state", db, "-format", "json")
+	var runs []struct {
+		Steps []struct {
+			Label     string   `json:"label"`
+			Status    string   `json:"status"`
+			Completed int      `json:"completed"`
+			Warnings  []string `json:"warnings"`
+		} `json:"steps"`
+	}
+	if code != exitOK || json.Unmarshal([]byte(js), &runs) != nil || len(runs) != 1 || len(runs[0].Steps) != 1 {
+		t.Fatalf("results: %d %s\n%s", code, errOut, js)
+	}
+	s := runs[0].Steps[0]
+	if s.Label != "concurrency=2" || s.Status != "interrupted" || s.Completed != 5 || len(s.Warnings) == 0 || !strings.Contains(s.Warnings[0], "rebuilt from the 5 request records") {
+		t.Errorf("the cut-off step: %+v", s)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/benchform/benchform/executor/workload"
+	"github.com/benchform/benchform/lang"
 	"github.com/benchform/benchform/state"
 )
 
@@ -41,7 +42,8 @@ func LoadRun(st *state.Store, id int64, detailed bool) (StoredRun, error) {
 	}
 	out := StoredRun{ID: r.ID, Scenario: r.Scenario, Status: r.Status, Started: r.StartedAt, Finished: r.FinishedAt, Error: r.Error}
 	var spec runSpec
-	if len(r.Spec) > 0 && json.Unmarshal(r.Spec, &spec) == nil {
+	hasSpec := len(r.Spec) > 0 && json.Unmarshal(r.Spec, &spec) == nil
+	if hasSpec {
 		out.Note = spec.DatasetNote
 	}
 	steps, err := st.Steps(id)
@@ -63,24 +65,68 @@ func LoadRun(st *state.Store, id int64, detailed bool) (StoredRun, error) {
 		out.RunSamples = byStep[-1]
 	}
 	for _, s := range steps {
-		if len(s.Summary) == 0 {
-			continue // a step that was cut off before it had a summary
+		var recs []state.RequestRecord
+		if detailed || len(s.Summary) == 0 {
+			if recs, err = st.Records(id, s.Index); err != nil {
+				return StoredRun{}, err
+			}
 		}
 		var sum StepSummary
-		if err := json.Unmarshal(s.Summary, &sum); err != nil {
-			return StoredRun{}, fmt.Errorf("run %d step %d: corrupt summary: %w", id, s.Index, err)
+		switch {
+		case len(s.Summary) > 0:
+			if err := json.Unmarshal(s.Summary, &sum); err != nil {
+				return StoredRun{}, fmt.Errorf("run %d step %d: corrupt summary: %w", id, s.Index, err)
+			}
+		case len(recs) > 0 && hasSpec:
+			// A process killed mid-step left records but no summary:
+			// the summary is rebuilt from them, marked as such.
+			sum = rebuiltSummary(spec, s, WorkloadRecords(recs))
+		default:
+			continue // cut off before any request finished
 		}
 		out.Steps = append(out.Steps, sum)
 		if detailed {
-			recs, err := st.Records(id, s.Index)
-			if err != nil {
-				return StoredRun{}, err
-			}
 			out.Requests = append(out.Requests, WorkloadRecords(recs))
 			out.StepSamples = append(out.StepSamples, byStep[s.Index])
 		}
 	}
 	return out, nil
+}
+
+// rebuiltSummary is the summary of a step cut off before it had one, from
+// the records that reached state: its window runs from the first send to
+// the last end among them, and telemetry is lost.
+func rebuiltSummary(spec runSpec, st state.Step, recs []workload.Record) StepSummary {
+	info := StepInfo{Index: st.Index, Label: st.Label}
+	if server, err := lang.ParseAddr(st.Server); err == nil {
+		info.Server = server
+	}
+	planned := steps(spec.ScenarioSpec)
+	if len(planned) > 0 {
+		p := planned[st.Index%len(planned)].info
+		if p.Label == st.Label {
+			info.Concurrency, info.Rate, info.MaxConcurrency = p.Concurrency, p.Rate, p.MaxConcurrency
+		}
+	}
+	slo := workload.SLO{TTFT: spec.SLO.TTFT, TPOT: spec.SLO.TPOT, ITL: spec.SLO.ITL, E2EL: spec.SLO.E2EL}
+	sum := workload.NewSummary(spec.Percentiles, slo)
+	var first, last time.Duration = -1, 0
+	measured := 0
+	for _, r := range recs {
+		sum.Add(r)
+		if r.Warmup {
+			continue
+		}
+		measured++
+		if first < 0 || r.Start < first {
+			first = r.Start
+		}
+		last = max(last, r.Start+r.E2EL)
+	}
+	win := workload.Window{Duration: max(last-first, 0), Sent: measured}
+	out := Summarize(info, sum.Close(win.Duration), win, spec.Percentiles, slo != (workload.SLO{}), state.RunInterrupted)
+	out.Warnings = append(out.Warnings, fmt.Sprintf("rebuilt from the %d request records that reached state before the run was cut off; its window is taken from them, and its telemetry is lost", len(recs)))
+	return out
 }
 
 // ReconcileRuns marks interrupted every run still marked running. Only the

@@ -22,8 +22,8 @@ import (
 )
 
 // recordBatch and recordFlushInterval bound how many request records a
-// crash can lose: records reach state in batches of this size, or sooner
-// when this much time has passed since the last write.
+// crash can lose: records reach state in batches of this size, and at
+// least this often while a step runs, whether more records arrive or not.
 const (
 	recordBatch         = 256
 	recordFlushInterval = time.Second
@@ -326,6 +326,7 @@ func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec
 	slo := workload.SLO{TTFT: spec.SLO.TTFT, TPOT: spec.SLO.TPOT, ITL: spec.SLO.ITL, E2EL: spec.SLO.E2EL}
 	summary := workload.NewSummary(spec.Percentiles, slo)
 	rec := &recorder{store: st, runID: runID, step: step.Index, lastFlush: time.Now()}
+	stopFlushing := rec.flushEvery(recordFlushInterval)
 	m := &measuring{in: in}
 	window, runErr := workload.Run(ctx, client, target, workload.Step{
 		API:          workload.API(spec.API),
@@ -340,6 +341,7 @@ func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec
 		rec.add(r)
 		a.opts.Hook.RequestDone(c.Addr, step, &r)
 	})
+	stopFlushing()
 	flushErr := rec.flush()
 	measured := m.stop()
 
@@ -440,6 +442,36 @@ func (r *recorder) add(rec workload.Record) {
 	r.buf = append(r.buf, storedRecord(r.runID, r.step, rec))
 	if len(r.buf) >= recordBatch || time.Since(r.lastFlush) >= recordFlushInterval {
 		r.flushLocked()
+	}
+}
+
+// flushEvery writes what has accumulated every interval until the
+// returned function is called, so that a process killed mid-step loses at
+// most the last interval's records, even when no record arrives after
+// them.
+func (r *recorder) flushEvery(interval time.Duration) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				r.mu.Lock()
+				if time.Since(r.lastFlush) >= interval {
+					r.flushLocked()
+				}
+				r.mu.Unlock()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-finished
 	}
 }
 
