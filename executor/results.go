@@ -63,6 +63,9 @@ type StepSummary struct {
 	// OverMaxTokens counts requests that streamed more tokens than their
 	// limit: the server ignored it.
 	OverMaxTokens int `json:"requests_over_max_tokens,omitempty"`
+	// CutOff counts requests still running when the step's duration and
+	// drain had passed: in no other figure.
+	CutOff int `json:"cut_off,omitempty"`
 	// Errors are the distinct failure messages with their counts.
 	Errors []ErrorCount `json:"errors,omitempty"`
 	// Warnings say what makes the figures less trustworthy: a client that
@@ -162,6 +165,7 @@ func Summarize(step StepInfo, stats workload.Stats, window workload.Window, perc
 		OutputThroughputPerUser: stats.OutputThroughputPerUser,
 		TokenSourcesDisagree:    stats.TokenSourcesDisagree,
 		OverMaxTokens:           stats.OverLimit,
+		CutOff:                  stats.CutOff,
 		Percentiles:             percentiles,
 		Latency:                 map[string]float64{},
 		TokenSources:            map[string]int{},

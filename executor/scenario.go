@@ -139,7 +139,7 @@ type plannedStep struct {
 // concurrency value or per rate.
 func steps(spec lang.ScenarioSpec) []plannedStep {
 	var out []plannedStep
-	base := workload.Load{Requests: spec.Load.Requests, Duration: spec.Load.Duration, Warmup: spec.Load.Warmup}
+	base := workload.Load{Requests: spec.Load.Requests, Duration: spec.Load.Duration, Drain: spec.Timeouts.Drain, Warmup: spec.Load.Warmup}
 	for _, c := range spec.Load.Concurrency {
 		l := base
 		l.Concurrency = c
@@ -193,7 +193,9 @@ func stepPrompts(all []workload.Prompt, i, perStep int) []workload.Prompt {
 // it.
 func (a *applier) requestOptions(c *Change, spec lang.ScenarioSpec, server lang.Addr) workload.Options {
 	e := a.engine(server)
-	opts := workload.Options{ExtraBody: spec.ExtraBody, TokenLimit: e.Request.TokenLimit}
+	to := spec.Timeouts
+	opts := workload.Options{ExtraBody: spec.ExtraBody, TokenLimit: e.Request.TokenLimit,
+		Timeouts: workload.Timeouts{Connect: to.Connect, FirstByte: to.FirstByte, Idle: to.Idle, Request: to.Request}}
 	opts.ContinuousUsage = e.Request.ContinuousUsage
 	if spec.ContinuousUsage != nil {
 		opts.ContinuousUsage = *spec.ContinuousUsage
@@ -228,6 +230,7 @@ func (a *applier) runSteps(ctx context.Context, c *Change, spec lang.ScenarioSpe
 
 	perStep := promptsNeeded(spec)
 	index := 0
+	var failing []string
 	for _, server := range c.Servers {
 		endpoint, err := a.connect(ctx, server)
 		if err != nil {
@@ -242,12 +245,20 @@ func (a *applier) runSteps(ctx context.Context, c *Change, spec lang.ScenarioSpe
 			index++
 			err := a.runStep(ctx, c, spec, client, target, opts, stepPrompts(prompts, i, perStep), runID, ps, warnings, in)
 			warnings = nil // said once, with the server's first step
+			var fr *failureRateError
+			if errors.As(err, &fr) {
+				failing = append(failing, fr.step)
+				continue
+			}
 			if err != nil {
 				release(endpoint)
 				return err
 			}
 		}
 		release(endpoint)
+	}
+	if len(failing) > 0 {
+		return fmt.Errorf("too many requests failed:\n  %s", strings.Join(failing, "\n  "))
 	}
 	return nil
 }
@@ -336,6 +347,10 @@ func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec
 		Options:      opts,
 		Load:         ps.load,
 		BeforeWindow: func() { m.start(ctx) },
+		Draining: func(n int) {
+			a.opts.Hook.Warn(c.Addr, fmt.Sprintf("%s %s: its %s are up with %d %s still running; waiting up to %s (timeouts.drain) before cutting %s off",
+				step.Server, step.Label, ps.load.Duration, n, pluralVerb(n, "request", "requests"), ps.load.Drain, pluralVerb(n, "it", "them")))
+		},
 	}, func(r workload.Record) {
 		summary.Add(r)
 		rec.add(r)
@@ -378,11 +393,24 @@ func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec
 	if runErr != nil || flushErr != nil {
 		return errors.Join(runErr, flushErr)
 	}
-	if result.Completed == 0 {
+	switch {
+	case result.Completed == 0 && result.Failed == 0 && result.CutOff > 0:
+		return fmt.Errorf("%s %s: no request finished: the %d sent were still running when the step's duration and drain had passed; lengthen load.duration or timeouts.drain", step.Server, step.Label, result.CutOff)
+	case result.Completed == 0:
 		return fmt.Errorf("%s %s: every request failed: %s", step.Server, step.Label, firstError(result))
+	}
+	if n := result.Completed + result.Failed; float64(result.Failed) > spec.MaxFailureRate*float64(n) {
+		return &failureRateError{fmt.Sprintf("%s %s: %d of %d requests failed (max_failure_rate %g): %s", step.Server, step.Label, result.Failed, n, spec.MaxFailureRate, firstError(result))}
 	}
 	return nil
 }
+
+// failureRateError is a step with more failed requests than its scenario
+// allows. Its run goes on with the next steps, and the scenario then
+// fails with every such step named.
+type failureRateError struct{ step string }
+
+func (e *failureRateError) Error() string { return e.step }
 
 // clientWarnings says when the client, not the server, limited a step: it
 // fell behind its own schedule, or sent slower than the target rate.

@@ -42,7 +42,36 @@ type ScenarioSpec struct {
 	Load            LoadSpec
 	SLO             SLOSpec
 	Telemetry       TelemetrySpec
+	Timeouts        TimeoutsSpec
+	// MaxFailureRate is the share of a step's requests that may fail
+	// before apply fails: from 0 to 1.
+	MaxFailureRate float64
 }
+
+// TimeoutsSpec bounds every request of a scenario, and the end of a step
+// bounded by a duration.
+type TimeoutsSpec struct {
+	// Connect bounds opening a connection, FirstByte the wait for the
+	// response's headers, Idle the silence of a stream (before its first
+	// event and between two), Request a whole request.
+	Connect, FirstByte, Idle, Request time.Duration
+	// Drain is how long requests in flight when a step's duration ends
+	// may take to finish before they are cut off.
+	Drain time.Duration
+}
+
+// DefaultTimeouts apply where a scenario's timeouts block says nothing.
+var DefaultTimeouts = TimeoutsSpec{
+	Connect:   10 * time.Second,
+	FirstByte: 10 * time.Minute,
+	Idle:      60 * time.Second,
+	Request:   30 * time.Minute,
+	Drain:     30 * time.Second,
+}
+
+// DefaultMaxFailureRate is the share of failed requests a step may have
+// before apply fails.
+const DefaultMaxFailureRate = 0.5
 
 // TelemetrySpec says what is sampled beside each step.
 type TelemetrySpec struct {
@@ -175,6 +204,14 @@ var scenarioSpec = hcldec.ObjectSpec{
 		"gpu_interval":    durationAttr("gpu_interval", false),
 		"server_interval": durationAttr("server_interval", false),
 	}),
+	"timeouts": block("timeouts", false, hcldec.ObjectSpec{
+		"connect":    positiveDurationAttr("connect"),
+		"first_byte": positiveDurationAttr("first_byte"),
+		"idle":       positiveDurationAttr("idle"),
+		"request":    positiveDurationAttr("request"),
+		"drain":      durationAttr("drain", false),
+	}),
+	"max_failure_rate": numberAttr("max_failure_rate", 0, 1),
 	"slo": block("slo", false, hcldec.ObjectSpec{
 		"ttft": durationAttr("ttft", false),
 		"tpot": durationAttr("tpot", false),
@@ -508,6 +545,23 @@ func DecodeScenarioSpec(v cty.Value) (ScenarioSpec, error) {
 				*dst = d
 			}
 		}
+	}
+	spec.Timeouts = DefaultTimeouts
+	if to := v.GetAttr("timeouts"); !to.IsNull() {
+		for name, dst := range map[string]*time.Duration{"connect": &spec.Timeouts.Connect, "first_byte": &spec.Timeouts.FirstByte,
+			"idle": &spec.Timeouts.Idle, "request": &spec.Timeouts.Request, "drain": &spec.Timeouts.Drain} {
+			if a := to.GetAttr(name); !a.IsNull() {
+				d, err := ParseDuration(a.AsString())
+				if err != nil {
+					return ScenarioSpec{}, fmt.Errorf("timeouts.%s: %w", name, err)
+				}
+				*dst = d
+			}
+		}
+	}
+	spec.MaxFailureRate = DefaultMaxFailureRate
+	if m := v.GetAttr("max_failure_rate"); !m.IsNull() {
+		spec.MaxFailureRate, _ = m.AsBigFloat().Float64()
 	}
 	if slo := v.GetAttr("slo"); !slo.IsNull() {
 		for name, dst := range map[string]*time.Duration{"ttft": &spec.SLO.TTFT, "tpot": &spec.SLO.TPOT, "itl": &spec.SLO.ITL, "e2el": &spec.SLO.E2EL} {

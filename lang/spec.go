@@ -53,6 +53,20 @@ func durationAttr(name string, required bool) hcldec.Spec {
 	return validated(&hcldec.AttrSpec{Name: name, Type: cty.String, Required: required}, named(name, providers.Duration))
 }
 
+// positiveDurationAttr is a duration above zero: a bound of zero would
+// fail everything it bounds.
+func positiveDurationAttr(name string) hcldec.Spec {
+	return validated(attr(name, cty.String), named(name, func(v cty.Value) error {
+		if err := providers.Duration(v); err != nil {
+			return err
+		}
+		if d, _ := ParseDuration(v.AsString()); d <= 0 {
+			return fmt.Errorf("must be above zero, got %q", v.AsString())
+		}
+		return nil
+	}))
+}
+
 // ParseDuration reads a duration as written in configuration: Go's syntax
 // ("1h30m", "250ms", "1.5s").
 func ParseDuration(s string) (time.Duration, error) { return providers.ParseDuration(s) }

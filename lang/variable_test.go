@@ -373,6 +373,10 @@ scenario "s" {
 		Load:        LoadSpec{Concurrency: []int{1, 4}, Requests: 10, Arrival: "poisson", Burstiness: 1},
 		SLO:         SLOSpec{TTFT: 250_000_000},
 		Telemetry:   TelemetrySpec{GPU: "auto"},
+		// A scenario that sets no timeouts gets 10s to connect, 10m to
+		// the first byte, 1m of silence, 30m a request and 30s of drain.
+		Timeouts:       TimeoutsSpec{Connect: 10_000_000_000, FirstByte: 600_000_000_000, Idle: 60_000_000_000, Request: 1_800_000_000_000, Drain: 30_000_000_000},
+		MaxFailureRate: 0.5,
 	}
 	if diff := cmp.Diff(want, spec); diff != "" {
 		t.Errorf("spec (-want +got):\n%s", diff)

@@ -49,6 +49,10 @@ type Load struct {
 	// schedules Rate×Duration requests.
 	Requests int
 	Duration time.Duration
+	// Drain is how long requests still in flight when Duration has
+	// passed may take to finish; then they are cut off (Record.Err begins
+	// with CutOffPrefix). Zero waits for them without bound.
+	Drain time.Duration
 	// Warmup requests are sent, and finished, before the measured window,
 	// at most MaxConcurrency (or Concurrency) at once; they reuse the first
 	// prompt, as vLLM's --num-warmups does.
@@ -70,6 +74,10 @@ type Step struct {
 	// the measured window starts, so that samplers beside the step cover
 	// exactly the window.
 	BeforeWindow func()
+	// Draining, when set, is called when a step bounded by a duration
+	// reaches it with requests still in flight, which then have
+	// Load.Drain to finish.
+	Draining func(inFlight int)
 }
 
 // Window is the measured part of a step: from just before the first
@@ -199,6 +207,10 @@ func Run(ctx context.Context, c *Client, t Target, st Step, emit func(Record)) (
 		st.BeforeWindow()
 	}
 	win := Window{Origin: s.start, Start: time.Now()}
+	if load.Duration > 0 {
+		stopDrain := s.drainAt(win.Start.Add(load.Duration), load.Drain, st.Draining)
+		defer stopDrain()
+	}
 	var res poolResult
 	if load.Concurrency > 0 {
 		var deadline time.Time
@@ -306,6 +318,36 @@ type step struct {
 	emit    *emitter
 	start   time.Time // Record.Start is relative to this
 	request func(seq int, p Prompt) Request
+	// inFlight counts the requests sent and not yet finished.
+	inFlight atomic.Int64
+}
+
+// drainAt arranges the end of a step bounded by a duration: at end, the
+// requests still in flight are announced to draining and given drain to
+// finish, then cut off. Requests from then on run under a context that
+// the cut cancels; the caller's cancellation still reaches them through
+// it. The returned function disarms both.
+func (s *step) drainAt(end time.Time, drain time.Duration, draining func(int)) (disarm func()) {
+	ctx, cut := context.WithCancelCause(s.ctx)
+	s.ctx = ctx
+	var cutTimer *time.Timer
+	if drain > 0 {
+		cutTimer = time.AfterFunc(time.Until(end)+drain, func() {
+			cut(&stop{CutOffPrefix + fmt.Sprintf("still running %s after the step's duration ended", drain)})
+		})
+	}
+	announce := time.AfterFunc(time.Until(end), func() {
+		if n := s.inFlight.Load(); n > 0 && draining != nil {
+			draining(int(n))
+		}
+	})
+	return func() {
+		announce.Stop()
+		if cutTimer != nil {
+			cutTimer.Stop()
+		}
+		cut(nil)
+	}
 }
 
 type poolResult struct {
@@ -331,12 +373,16 @@ func (r *poolResult) merge(o poolResult) {
 // send sends one request and emits its Record. due is when the schedule
 // meant it to go, ready when it was also free to (a slot was available).
 func (s *step) send(seq int, p Prompt, due, ready time.Time, warmup bool, res *poolResult) {
+	s.inFlight.Add(1)
 	rec, sent := s.client.do(s.ctx, s.target, s.request(seq, p), due, ready)
+	s.inFlight.Add(-1)
 	end := time.Now()
 	rec.Seq = seq
 	rec.Warmup = warmup
 	rec.Start = sent.Sub(s.start)
-	if end.After(res.end) {
+	// A request cut off at the end of the step does not stretch the
+	// window by the drain it was given.
+	if end.After(res.end) && !IsCutOff(rec.Err) {
 		res.end = end
 	}
 	if sent.After(res.lastSend) {

@@ -91,6 +91,24 @@ type Options struct {
 	// when empty) and "max_tokens". Completions requests always use
 	// max_tokens.
 	TokenLimit []string
+	// Timeouts bound each request; a request past one fails with a reason
+	// that names it.
+	Timeouts Timeouts
+}
+
+// Timeouts bound a request; zero leaves a bound off.
+type Timeouts struct {
+	// Connect bounds opening a connection.
+	Connect time.Duration
+	// FirstByte bounds the wait for the response's headers once the
+	// request is sent: queueing and, for servers that send headers with
+	// the first token, prefill.
+	FirstByte time.Duration
+	// Idle bounds the silence of a stream: before its first event once
+	// the headers arrived, and between two events.
+	Idle time.Duration
+	// Request bounds the whole request.
+	Request time.Duration
 }
 
 // TokenSource says where a Record's OutputTokens came from.
@@ -205,6 +223,31 @@ const (
 	errNoToken   = "no token received"
 )
 
+// Record.Err prefixes of requests a bound ended.
+const (
+	// TimeoutPrefix begins the reason of a request that a timeout ended.
+	TimeoutPrefix = "timeout: "
+	// CutOffPrefix begins the reason of a request still running when its
+	// step's duration and drain had passed.
+	CutOffPrefix = "cut off: "
+)
+
+// stop is why a request's context was cancelled: a timeout or the end of
+// its step, each with the reason its Record reports.
+type stop struct{ reason string }
+
+func (s *stop) Error() string { return s.reason }
+
+// idleStop is the idle timeout's cause; the reason is worded by the read
+// loop, which knows how many events had come.
+type idleStop struct{ after time.Duration }
+
+func (s *idleStop) Error() string { return fmt.Sprintf("no event for %s", s.after) }
+
+// IsCutOff reports whether a Record's request was cut off at the end of
+// its step rather than failed by the server.
+func IsCutOff(err string) bool { return strings.HasPrefix(err, CutOffPrefix) }
+
 // drainTimeout bounds the wait for the end of a response body after
 // [DONE]: reading it to the end lets the connection be reused, but a server
 // that holds the stream open must not hold the worker.
@@ -230,11 +273,8 @@ func NewClient(maxConns int) *Client {
 		maxConns, idle = 0, 1024
 	}
 	tr := &http.Transport{
-		Proxy: nil,
-		DialContext: (&net.Dialer{
-			Timeout:   30 * time.Second,
-			KeepAlive: 30 * time.Second,
-		}).DialContext,
+		Proxy:               nil,
+		DialContext:         dial,
 		MaxConnsPerHost:     maxConns,
 		MaxIdleConns:        0,
 		MaxIdleConnsPerHost: idle,
@@ -242,6 +282,19 @@ func NewClient(maxConns int) *Client {
 		DisableCompression:  true,
 	}
 	return &Client{hc: &http.Client{Transport: tr}}
+}
+
+// connectTimeout carries a request's connect timeout to dial.
+type connectTimeout struct{}
+
+// dial opens a connection within the connect timeout of the request that
+// needs it (30 s when it sets none).
+func dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	if t, ok := ctx.Value(connectTimeout{}).(time.Duration); ok && t > 0 {
+		d.Timeout = t
+	}
+	return d.DialContext(ctx, network, addr)
 }
 
 // CloseIdleConnections closes the connections the Client keeps for reuse.
@@ -387,10 +440,21 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 		sent = time.Now()
 		return fail(err.Error())
 	}
-	// A child context lets the drain after [DONE] be cut short without
-	// touching the caller's.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// A child context lets the drain after [DONE] be cut short, and a
+	// timeout end the request with its reason, without touching the
+	// caller's.
+	ctx, cancelCause := context.WithCancelCause(ctx)
+	defer cancelCause(nil)
+	cancel := func() { cancelCause(nil) }
+	to := r.Timeouts
+	if to.Request > 0 {
+		var cancelReq context.CancelFunc
+		ctx, cancelReq = context.WithTimeoutCause(ctx, to.Request, &stop{TimeoutPrefix + fmt.Sprintf("the request took over %s", to.Request)})
+		defer cancelReq()
+	}
+	if to.Connect > 0 {
+		ctx = context.WithValue(ctx, connectTimeout{}, to.Connect)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(t.BaseURL, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		sent = time.Now()
@@ -414,10 +478,23 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 
 	sent = time.Now()
 	rec.QueueTime, rec.Lag = sent.Sub(due), sent.Sub(ready)
+	var firstByte *time.Timer
+	if to.FirstByte > 0 {
+		firstByte = time.AfterFunc(to.FirstByte, func() {
+			cancelCause(&stop{TimeoutPrefix + fmt.Sprintf("no response within %s", to.FirstByte)})
+		})
+	}
 	resp, err := c.hc.Do(req)
+	if firstByte != nil {
+		firstByte.Stop()
+	}
 	if err != nil {
 		if msg := ctxErr(ctx); msg != "" {
 			return fail(msg)
+		}
+		var ne net.Error
+		if to.Connect > 0 && errors.As(err, &ne) && ne.Timeout() {
+			return fail(TimeoutPrefix + fmt.Sprintf("no connection within %s", to.Connect))
 		}
 		return fail(redactURLError(err))
 	}
@@ -429,6 +506,10 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 	}
 
 	sr.reset(resp.Body)
+	if to.Idle > 0 {
+		stopIdle := sr.src.watch(to.Idle, func() { cancelCause(&idleStop{to.Idle}) })
+		defer stopIdle()
+	}
 
 	var (
 		ch                 chunk
@@ -449,7 +530,10 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 			if err == io.EOF {
 				err = nil
 			}
-			if msg := ctxErr(ctx); msg != "" {
+			var idle *idleStop
+			if errors.As(context.Cause(ctx), &idle) {
+				rec.Err = TimeoutPrefix + fmt.Sprintf("no event for %s after %d token events", idle.after, events)
+			} else if msg := ctxErr(ctx); msg != "" {
 				rec.Err = msg
 			} else if err != nil {
 				rec.Err = "read stream: " + err.Error()
@@ -542,17 +626,24 @@ func drain(body io.Reader, cancel context.CancelFunc) {
 	t.Stop()
 }
 
+// ctxErr is the reason of a request whose context ended: the timeout or
+// the end of the step that stopped it, else the caller's cancellation.
 func ctxErr(ctx context.Context) string {
-	switch ctx.Err() {
-	case nil:
+	if ctx.Err() == nil {
 		return ""
-	case context.DeadlineExceeded:
+	}
+	var st *stop
+	if errors.As(context.Cause(ctx), &st) {
+		return st.reason
+	}
+	if ctx.Err() == context.DeadlineExceeded {
 		return errDeadline
 	}
 	return errCancelled
 }
 
-// isCtxFailure reports whether a Record failed because its context ended.
+// isCtxFailure reports whether a Record failed because the caller's
+// context ended, not a bound of its own.
 func isCtxFailure(msg string) bool { return msg == errCancelled || msg == errDeadline }
 
 // httpError formats a non-2xx response: the message of an OpenAI error body

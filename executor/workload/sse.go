@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -22,12 +24,52 @@ var errEventTooLarge = errors.New("event larger than 8 MiB")
 type stampReader struct {
 	r  io.Reader
 	at time.Time
+	// heard is when bytes last arrived, as time since epoch, for the
+	// idle watchdog, which reads it from another goroutine.
+	heard atomic.Int64
 }
+
+// epoch is the origin of stampReader.heard: a monotonic reading, so that
+// no watchdog depends on the wall clock.
+var epoch = time.Now()
 
 func (s *stampReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	s.at = time.Now()
+	if n > 0 {
+		s.heard.Store(int64(s.at.Sub(epoch)))
+	}
 	return n, err
+}
+
+// watch calls expire once nothing has arrived for idle, counting from now.
+// A timer that finds bytes arrived since re-arms for the rest, so a
+// stream pays one atomic store per read rather than a timer reset.
+func (s *stampReader) watch(idle time.Duration, expire func()) (stop func()) {
+	s.heard.Store(int64(time.Since(epoch)))
+	var (
+		t       *time.Timer
+		mu      sync.Mutex
+		stopped bool
+	)
+	t = time.AfterFunc(idle, func() {
+		silent := time.Since(epoch) - time.Duration(s.heard.Load())
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case stopped:
+		case silent >= idle:
+			expire()
+		default:
+			t.Reset(idle - silent)
+		}
+	})
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+	}
 }
 
 // sseReader splits a text/event-stream into the data of its events. It keeps
@@ -57,7 +99,7 @@ func newSSEReader(r io.Reader, size int) *sseReader {
 }
 
 func (s *sseReader) reset(r io.Reader) {
-	s.src = stampReader{r: r}
+	s.src.r, s.src.at = r, time.Time{}
 	s.br.Reset(&s.src)
 	s.long = s.long[:0]
 	s.data = s.data[:0]

@@ -33,6 +33,7 @@ type Summary struct {
 	slo         SLO
 
 	completed, failed, good int
+	cutOff                  int
 	inputTokens, outputTok  int
 	disagree                int
 	overLimit               int
@@ -83,6 +84,12 @@ func (s *Summary) Add(r Record) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if IsCutOff(r.Err) {
+		// Still running when the step ended: neither a result nor the
+		// server's failure.
+		s.cutOff++
+		return
+	}
 	if s.sources == nil {
 		s.sources = map[TokenSource]int{}
 		s.errors = map[string]int{}
@@ -218,6 +225,9 @@ type Stats struct {
 	// included: the client-side wait before sending (for a slot under a
 	// cap, or behind schedule) and the part of it the client caused.
 	QueueTime, Lag Distribution
+	// CutOff counts measured requests still running when their step's
+	// duration and drain had passed; they are in no other figure.
+	CutOff int
 	// OverLimit counts measured requests that streamed more tokens than
 	// their limit, a server ignoring it; WorstOver holds the output and
 	// limit of the one furthest past it.
@@ -245,6 +255,7 @@ func (s *Summary) Close(d time.Duration) Stats {
 		TokenSources:         map[TokenSource]int{},
 		TokenSourcesDisagree: s.disagree,
 		OverLimit:            s.overLimit,
+		CutOff:               s.cutOff,
 	}
 	st.WorstOver.OutputTokens, st.WorstOver.MaxTokens = s.worstOut, s.worstLimit
 	if s.e2elSum > 0 {
