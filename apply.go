@@ -192,7 +192,10 @@ func (c *cli) runOperation(op *operation) int {
 	interrupt, cleanup, stopSignals := c.interruptContexts()
 	defer stopSignals()
 
-	progress := report.NewProgress(c.stderr, c.stderrIsTerminal())
+	progress := report.NewProgress(c.stderr, false)
+	if c.terminal != nil {
+		progress = report.NewProgress(c.terminal, true)
+	}
 	defer progress.Close()
 	ex := executor.New(executor.Options{
 		Config:         cfg,

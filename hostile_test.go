@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/benchform/benchform/internal/safetext"
 )
 
 // hostile is an OpenAI-compatible server that misbehaves on purpose, one
@@ -45,6 +47,9 @@ func hostile(t *testing.T, mode string) string {
 			hold()
 		case "never answers":
 			hold()
+		case "escapes in its error":
+			w.WriteHeader(http.StatusInternalServerError)
+			w.Write([]byte(`{"error":{"message":"` + injection + `"}}`))
 		case "slow":
 			// Every request streams a token each 200 ms for 4 s: a step
 			// of 1 s ends with them in flight, never idle.
@@ -67,6 +72,11 @@ func hostile(t *testing.T, mode string) string {
 	t.Cleanup(func() { close(done); srv.Close() })
 	return srv.URL
 }
+
+// injection, in JSON, is a message that retitles the window, clears the
+// screen and forges a line, then tries DEL, a C1 control and a
+// bidirectional override.
+const injection = `\u001b]0;TITLE\u0007\u001b[2J\r\nfake line\u007f\u009b2J\u202e`
 
 const hostileConfig = `
 server "x" {
@@ -111,6 +121,8 @@ func TestHostileServers(t *testing.T) {
 			wantError: "timeout: no event for 1s after 2 token events", within: 10 * time.Second},
 		{mode: "never answers", bound: "requests = 4", wantCode: exitError,
 			wantError: "timeout: no response within 2s", within: 10 * time.Second},
+		{mode: "escapes in its error", bound: "requests = 4", wantCode: exitError,
+			wantError: "HTTP 500: \x1b]0;TITLE\a\x1b[2J\r\nfake line\x7f\u009b2J\u202e", within: 10 * time.Second},
 		{mode: "slow", bound: `duration = "1s"`, wantCode: exitError, within: 10 * time.Second,
 			check: func(t *testing.T, step map[string]any) {
 				// Two requests in flight when the second is up, cut off a
@@ -130,15 +142,26 @@ func TestHostileServers(t *testing.T) {
 			if code != tt.wantCode || took > tt.within {
 				t.Errorf("apply: exit %d after %s, want %d within %s\n%s\n%s", code, took.Round(time.Millisecond), tt.wantCode, tt.within, out, errOut)
 			}
-			assertNoControlBytes(t, out, errOut)
-			rcode, js, rerr := benchform(t, "results", "-state", filepath.Join(dir, "benchform.db"), "-format", "json")
-			var runs []struct {
+			statePath := filepath.Join(dir, "benchform.db")
+			_, table, tableErr := benchform(t, "results", "-state", statePath)
+			_, runs, runsErr := benchform(t, "runs", "-state", statePath)
+			assertNoControlBytes(t, out, errOut, table, tableErr, runs, runsErr)
+			for _, s := range []string{out, errOut, table, tableErr, runs, runsErr} {
+				for _, line := range strings.Split(s, "\n") {
+					if strings.HasPrefix(line, "fake line") {
+						t.Errorf("a server forged a line:\n%s", s)
+					}
+				}
+			}
+			rcode, js, rerr := benchform(t, "results", "-state", statePath, "-format", "json")
+			assertNoControlBytes(t, js)
+			var stored []struct {
 				Steps []map[string]any `json:"steps"`
 			}
-			if rcode != exitOK || json.Unmarshal([]byte(js), &runs) != nil || len(runs) != 1 || len(runs[0].Steps) != 1 {
+			if rcode != exitOK || json.Unmarshal([]byte(js), &stored) != nil || len(stored) != 1 || len(stored[0].Steps) != 1 {
 				t.Fatalf("results: %d %s\n%s", rcode, rerr, js)
 			}
-			step := runs[0].Steps[0]
+			step := stored[0].Steps[0]
 			if tt.wantError != "" {
 				errs, _ := step["errors"].([]any)
 				if len(errs) != 1 || !strings.Contains(fmt.Sprint(errs[0]), tt.wantError) {
@@ -152,16 +175,14 @@ func TestHostileServers(t *testing.T) {
 	}
 }
 
-// assertNoControlBytes fails on any byte below 0x20 but newline and tab
-// in what a terminal would show.
+// assertNoControlBytes fails on anything a terminal would act on in what
+// it would show: a byte below 0x20 but newline and tab, DEL, a C1
+// control, a bidirectional override, a byte that is not UTF-8.
 func assertNoControlBytes(t *testing.T, outputs ...string) {
 	t.Helper()
 	for i, s := range outputs {
-		for j := 0; j < len(s); j++ {
-			if c := s[j]; c < 0x20 && c != '\n' && c != '\t' {
-				t.Errorf("output %d has control byte %#x at %d: %q", i, c, j, s[max(0, j-20):min(len(s), j+20)])
-				break
-			}
+		if j := safetext.Find(s); j >= 0 {
+			t.Errorf("output %d has %q at %d: %q", i, s[j], j, s[max(0, j-20):min(len(s), j+20)])
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/benchform/benchform/executor/report"
+	"github.com/benchform/benchform/internal/safetext"
 	"github.com/benchform/benchform/lang"
 	"github.com/benchform/benchform/providers/runpod"
 )
@@ -58,15 +59,25 @@ Run "benchform COMMAND -h" for the options of a command.
 
 // cli carries what every command needs: its streams and global options.
 type cli struct {
-	stdin          io.Reader
+	stdin io.Reader
+	// stdout and stderr escape control characters, so that nothing a
+	// server or a file supplied acts on the terminal.
 	stdout, stderr io.Writer
-	statePath      string // -state given before the command; "" when not
+	// terminal is standard error as given, for live progress bars, which
+	// draw with escape sequences, and for the terminal's width; nil when
+	// standard error is not a terminal.
+	terminal  *os.File
+	statePath string // -state given before the command; "" when not
 }
 
 // run is the whole program behind main, callable from tests: it parses
 // args, runs a command and returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := &cli{stdin: stdin, stdout: stdout, stderr: stderr}
+	c := &cli{stdin: stdin, stdout: safetext.NewWriter(stdout), stderr: safetext.NewWriter(stderr)}
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		c.terminal = f
+	}
+	stdout, stderr = c.stdout, c.stderr
 	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
 		name, value, hasValue := strings.Cut(strings.TrimLeft(args[0], "-"), "=")
 		switch name {
@@ -183,17 +194,12 @@ func (c *cli) printDiags(files map[string]*hcl.File, diags hcl.Diagnostics) bool
 // width is the terminal's width for wrapping diagnostics, or a fixed
 // width when standard error is not a terminal, so output is stable in logs.
 func (c *cli) width() uint {
-	if f, ok := c.stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		if w, _, err := term.GetSize(int(f.Fd())); err == nil && w > 20 {
+	if c.terminal != nil {
+		if w, _, err := term.GetSize(int(c.terminal.Fd())); err == nil && w > 20 {
 			return uint(w - 1)
 		}
 	}
 	return 78
-}
-
-func (c *cli) stderrIsTerminal() bool {
-	f, ok := c.stderr.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // stateFile returns the state path: -state when given, else benchform.db

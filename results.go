@@ -17,6 +17,7 @@ import (
 
 	"github.com/benchform/benchform/executor"
 	"github.com/benchform/benchform/executor/report"
+	"github.com/benchform/benchform/internal/safetext"
 	"github.com/benchform/benchform/lang"
 	"github.com/benchform/benchform/state"
 )
@@ -147,9 +148,7 @@ func (c *cli) showJSON(rows []state.Resource, outputs map[string][]byte, latest 
 		return c.errorf("%s", err)
 	}
 	results := json.RawMessage(buf.String())
-	enc := json.NewEncoder(c.stdout)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(map[string]any{"resources": res, "outputs": outs, "latest_results": results}); err != nil {
+	if err := report.WriteJSON(c.stdout, map[string]any{"resources": res, "outputs": outs, "latest_results": results}); err != nil {
 		return c.errorf("%s", err)
 	}
 	return exitOK
@@ -265,10 +264,7 @@ func (c *cli) runs(args []string) int {
 		if !r.FinishedAt.IsZero() {
 			duration = r.FinishedAt.Sub(r.StartedAt).Round(100 * time.Millisecond).String()
 		}
-		errText := r.Error
-		if len(errText) > 60 {
-			errText = errText[:57] + "..."
-		}
+		errText := errorHeadline(r.Error)
 		if err := table.Append([]string{strconv.FormatInt(r.ID, 10), r.Scenario, r.Status, r.StartedAt.Local().Format("2006-01-02 15:04:05"), duration, strconv.Itoa(len(steps)), errText}); err != nil {
 			return c.errorf("%s", err)
 		}
@@ -437,4 +433,15 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// errorHeadline is the first line of a run's error, cleaned and cut to fit
+// a table column.
+func errorHeadline(msg string) string {
+	first, _, _ := strings.Cut(msg, "\n")
+	runes := []rune(safetext.Line(first))
+	if len(runes) > 60 {
+		return string(runes[:57]) + "..."
+	}
+	return string(runes)
 }

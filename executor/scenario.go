@@ -16,6 +16,7 @@ import (
 
 	"github.com/benchform/benchform/engines"
 	"github.com/benchform/benchform/executor/workload"
+	"github.com/benchform/benchform/internal/safetext"
 	"github.com/benchform/benchform/lang"
 	"github.com/benchform/benchform/providers"
 	"github.com/benchform/benchform/state"
@@ -448,7 +449,9 @@ func firstError(s StepSummary) string {
 	if len(s.Errors) == 0 {
 		return "no error recorded"
 	}
-	return s.Errors[0].Message
+	// The reason is the server's own words, and this error reaches the
+	// terminal: one line, escaped.
+	return safetext.Line(s.Errors[0].Message)
 }
 
 // recorder writes request records to state in batches. Records come from

@@ -10,6 +10,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/benchform/benchform/executor"
+	"github.com/benchform/benchform/internal/safetext"
 	"github.com/benchform/benchform/lang"
 	"github.com/benchform/benchform/providers"
 )
@@ -19,7 +20,7 @@ import (
 func Plan(w io.Writer, plan *executor.Plan) error {
 	pw := &printer{w: w}
 	for _, note := range plan.Notes {
-		pw.printf("Note: %s\n\n", note)
+		pw.printf("Note: %s\n\n", safetext.Line(note))
 	}
 	changes := make([]*executor.Change, 0, len(plan.Changes))
 	for _, c := range plan.Changes {

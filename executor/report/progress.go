@@ -12,6 +12,7 @@ import (
 
 	"github.com/benchform/benchform/executor"
 	"github.com/benchform/benchform/executor/workload"
+	"github.com/benchform/benchform/internal/safetext"
 	"github.com/benchform/benchform/lang"
 )
 
@@ -108,9 +109,11 @@ func (p *Progress) Close() {
 }
 
 // linef prints an event line; while bars are drawn it goes above them.
+// Messages carry what servers and providers said, so the line is cleaned:
+// on a terminal it goes around the writer that cleans everything else.
 // The caller holds p.mu.
 func (p *Progress) linef(format string, args ...any) {
-	line := fmt.Sprintf(format+"\n", args...)
+	line := safetext.Line(fmt.Sprintf(format, args...)) + "\n"
 	if p.bars != nil {
 		if _, err := p.bars.Write([]byte(line)); err == nil {
 			return

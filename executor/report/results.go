@@ -15,6 +15,7 @@ import (
 
 	"github.com/benchform/benchform/executor"
 	"github.com/benchform/benchform/executor/workload"
+	"github.com/benchform/benchform/internal/safetext"
 )
 
 // ResultsTable writes a run as a heading and one table row per step.
@@ -58,12 +59,12 @@ func ResultsTable(w io.Writer, run executor.StoredRun) error {
 	pw.printf("%s\n", footnote(run))
 	for _, s := range run.Steps {
 		for _, e := range s.Errors {
-			pw.printf("  %s %s: %d × %s\n", s.Server, s.Label, e.Count, e.Message)
+			pw.printf("  %s %s: %d × %s\n", s.Server, s.Label, e.Count, safetext.Line(e.Message))
 		}
 	}
 	for _, s := range run.Steps {
 		for _, w := range s.Warnings {
-			pw.printf("Warning: %s %s: %s\n", s.Server, s.Label, w)
+			pw.printf("Warning: %s %s: %s\n", s.Server, s.Label, safetext.Line(w))
 		}
 	}
 	return pw.err
@@ -186,7 +187,7 @@ func footnote(run executor.StoredRun) string {
 		lines = append(lines, fmt.Sprintf("The server's token count and the client's disagree for %d of %d requests (%.1f %%): multi-token chunks, or a server that miscounts.", disagree, total, 100*float64(disagree)/float64(max(total, 1))))
 	}
 	if run.Note != "" {
-		lines = append(lines, "Dataset: "+run.Note+".")
+		lines = append(lines, "Dataset: "+safetext.Line(run.Note)+".")
 	}
 	return strings.Join(lines, "\n")
 }
@@ -309,9 +310,7 @@ func ResultsJSON(w io.Writer, runs []executor.StoredRun) error {
 		obj = append(obj, field{"steps", steps})
 		out = append(out, obj)
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(out)
+	return WriteJSON(w, out)
 }
 
 // definitions are the definitions of the figures a run has.
@@ -458,10 +457,10 @@ func RequestsCSV(w io.Writer, runs []executor.StoredRun) error {
 					tokens[j] = strconv.FormatUint(uint64(n), 10)
 				}
 				if err := cw.Write([]string{
-					strconv.FormatInt(r.ID, 10), r.Scenario, s.Server, s.Label, strconv.Itoa(rec.Seq), rec.ID,
+					strconv.FormatInt(r.ID, 10), r.Scenario, s.Server, s.Label, strconv.Itoa(rec.Seq), safetext.Line(rec.ID),
 					msText(rec.Start), msText(rec.QueueTime), msText(rec.Lag), msText(rec.TTFT), msText(rec.E2EL), tpot,
 					strconv.Itoa(rec.PromptTokens), strconv.Itoa(rec.OutputTokens), strconv.Itoa(rec.MaxTokens), string(rec.TokenSource),
-					strconv.Itoa(rec.TokenEvents), strconv.Itoa(rec.UsageTokens), strconv.Itoa(rec.HTTPStatus), rec.Err,
+					strconv.Itoa(rec.TokenEvents), strconv.Itoa(rec.UsageTokens), strconv.Itoa(rec.HTTPStatus), safetext.Line(rec.Err),
 					strings.Join(gaps, " "), strings.Join(tokens, " "),
 				}); err != nil {
 					return err
@@ -477,8 +476,25 @@ func csvValue(v any) (string, bool) {
 	switch x := v.(type) {
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64), true
-	case string, int, int64, executor.Rate:
+	case string:
+		return safetext.Line(x), true
+	case int, int64, executor.Rate:
 		return fmt.Sprint(x), true
 	}
 	return "", false
+}
+
+// WriteJSON writes v as indented JSON whose strings escape every control
+// character, including those encoding/json leaves raw (DEL, C1 controls,
+// bidirectional overrides): the output stays exact and valid JSON, and
+// safe on a terminal.
+func WriteJSON(w io.Writer, v any) error {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(safetext.EscapeJSON(buf.Bytes()))
+	return err
 }

@@ -20,6 +20,7 @@ import (
 	"unicode"
 
 	"github.com/benchform/benchform/engines"
+	"github.com/benchform/benchform/internal/safetext"
 )
 
 // Options say which server to ask and what it must serve.
@@ -186,7 +187,7 @@ func Pull(ctx context.Context, o Options, progress func(string)) error {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
-		return fmt.Errorf("pull %s: %s answered %d: %s", o.Model, path, resp.StatusCode, strings.TrimSpace(string(b)))
+		return fmt.Errorf("pull %s: %s answered %d: %s", o.Model, path, resp.StatusCode, safetext.Line(strings.TrimSpace(string(b))))
 	}
 	dec := json.NewDecoder(io.LimitReader(resp.Body, 64<<20))
 	last, said := "", ""
@@ -203,7 +204,7 @@ func Pull(ctx context.Context, o Options, progress func(string)) error {
 			return fmt.Errorf("pull %s: %s: %w", o.Model, path, plainError(err))
 		}
 		if line.Error != "" {
-			return fmt.Errorf("pull %s: %s", o.Model, line.Error)
+			return fmt.Errorf("pull %s: %s", o.Model, safetext.Line(line.Error))
 		}
 		last = line.Status
 		// A line comes with every few kilobytes: progress hears of a new

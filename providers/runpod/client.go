@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/benchform/benchform/internal/safetext"
 )
 
 // API is the transport to RunPod that the provider uses. Client implements
@@ -61,7 +63,7 @@ func (e *APIError) Error() string {
 		msg += ": " + e.Hint
 	}
 	if e.Detail != "" {
-		msg += " (" + e.Detail + ")"
+		msg += " (" + safetext.Line(e.Detail) + ")"
 	}
 	return msg
 }
