@@ -62,9 +62,10 @@ func (c *cli) fmt(args []string) int {
 
 	unformatted := false
 	for _, path := range paths {
-		src, err := os.ReadFile(path)
-		if err != nil {
-			return c.errorf("%s", err)
+		src, diags := lang.ReadSource(path)
+		if diags.HasErrors() {
+			c.printDiags(nil, diags)
+			return exitError
 		}
 		// Formatting a file that does not parse would mangle it.
 		if _, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos); diags.HasErrors() {

@@ -3,14 +3,19 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/benchform/benchform/executor/report"
 	"github.com/benchform/benchform/internal/safetext"
+	"github.com/benchform/benchform/lang"
 )
 
 // hostile is an OpenAI-compatible server that misbehaves on purpose, one
@@ -184,5 +189,70 @@ func assertNoControlBytes(t *testing.T, outputs ...string) {
 		if j := safetext.Find(s); j >= 0 {
 			t.Errorf("output %d has %q at %d: %q", i, s[j], j, s[max(0, j-20):min(len(s), j+20)])
 		}
+	}
+}
+
+// TestHostileConfigFiles validates and formats files that are no
+// configuration: each is one short, clean diagnostic, or a hundred and a
+// count, never a byte per diagnostic.
+func TestHostileConfigFiles(t *testing.T) {
+	blob := make([]byte, 64<<10)
+	rand.NewChaCha8([32]byte{1}).Read(blob)
+	tests := []struct {
+		name    string
+		content string
+		want    string // in standard error
+		errors  int    // "Error:" lines
+	}{
+		{"random bytes", string(blob), "is not a text file: at 1:2 its byte is 0xe6", 1},
+		{"NUL in text", "server \"a\" {\n  engine = \"vllm\x00\"\n}\n", "is not a text file: at 2:17 its byte is 0x00", 1},
+		{"too large", strings.Repeat("# comment\n", lang.MaxSourceBytes/10+1), "is larger than 1 MiB", 1},
+		{"nested too deeply", "a = " + strings.Repeat("[", 100_000), "nest more than 256 deep", 1},
+		{"interpolations too deep", "a = " + strings.Repeat(`"${`, 50_000), "nest more than 256 deep", 1},
+		{"unary operators too deep", "a = " + strings.Repeat("!", 100_000) + "true", "nest more than 256 deep", 1},
+		{"a bad line many times", strings.Repeat("@@ = 1\n", 1000), "…and 1901 more errors, not shown.", report.MaxDiagnostics},
+		{"escapes in the source", "a = \"\x1b]0;TITLE\x07\x1b[2J\"\n\x1b[2J\n", "Invalid character", 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := configDir(t, tt.content)
+			for _, cmd := range []string{"validate", "fmt"} {
+				code, out, errOut := benchform(t, cmd, dir)
+				// Diagnostics wrap at 78 columns.
+				if code != exitError || !strings.Contains(strings.Join(strings.Fields(errOut), " "), tt.want) || strings.Count(errOut, "Error:") != tt.errors {
+					t.Errorf("%s: exit %d, %d errors, want %d and %q:\n%s", cmd, code, strings.Count(errOut, "Error:"), tt.errors, tt.want, trimmed(errOut))
+				}
+				if len(errOut) > 64<<10 {
+					t.Errorf("%s printed %d bytes", cmd, len(errOut))
+				}
+				assertNoControlBytes(t, out, errOut)
+			}
+		})
+	}
+}
+
+func trimmed(s string) string {
+	if len(s) > 2000 {
+		return s[:2000] + "…"
+	}
+	return s
+}
+
+// BenchmarkValidateBadLines validates a file of n bad lines, as a user
+// who points benchform at the wrong file would: diagnostics grow linearly
+// with n (compare ns/op across sizes).
+func BenchmarkValidateBadLines(b *testing.B) {
+	for _, n := range []int{1000, 4000, 16000} {
+		b.Run(fmt.Sprintf("lines=%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(strings.Repeat("@@ = 1\n", n)), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if code := run([]string{"validate", dir}, strings.NewReader(""), io.Discard, io.Discard); code != exitError {
+					b.Fatalf("validate exit %d", code)
+				}
+			}
+		})
 	}
 }

@@ -98,7 +98,12 @@ func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	var diags hcl.Diagnostics
 	var bodies []hcl.Body
 	for _, path := range paths {
-		f, d := parser.ParseHCLFile(path)
+		src, d := ReadSource(path)
+		if d.HasErrors() {
+			diags = append(diags, d...)
+			continue
+		}
+		f, d := parser.ParseHCL(src, path)
 		diags = append(diags, d...)
 		if f != nil {
 			bodies = append(bodies, f.Body)

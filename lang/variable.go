@@ -231,13 +231,9 @@ func (c *Config) setVariable(v *Variable, val cty.Value, source string, rng hcl.
 // assignFile sets variables from a -var-file, an HCL file of name = value
 // attributes.
 func (c *Config) assignFile(path string) hcl.Diagnostics {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return hcl.Diagnostics{{
-			Severity: hcl.DiagError,
-			Summary:  "Cannot read variables file",
-			Detail:   fmt.Sprintf("The file given with -var-file cannot be read: %s.", err),
-		}}
+	src, diags := ReadSource(path)
+	if diags.HasErrors() {
+		return diags
 	}
 	f, diags := hclsyntax.ParseConfig(src, path, hcl.InitialPos)
 	if f != nil {

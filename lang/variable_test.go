@@ -123,7 +123,7 @@ func TestVariableErrors(t *testing.T) {
 		{"malformed -var", LoadOptions{Vars: []VarArg{{Assignment: "model"}}}, "Invalid -var option", ""},
 		{"wrong type from -var", LoadOptions{Vars: []VarArg{{Assignment: "sizes=[\"a\"]"}}}, "Invalid value for variable", "<value for var.sizes from -var>"},
 		{"wrong type from environment", LoadOptions{Environ: []string{"BENCHFORM_VAR_sizes=oops"}}, "Variables not allowed", "<value for var.sizes from BENCHFORM_VAR_sizes>"},
-		{"missing var file", LoadOptions{Vars: []VarArg{{File: "/nonexistent/vars.hcl"}}}, "Cannot read variables file", ""},
+		{"missing var file", LoadOptions{Vars: []VarArg{{File: "/nonexistent/vars.hcl"}}}, "Cannot read file", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
