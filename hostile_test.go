@@ -52,6 +52,20 @@ func hostile(t *testing.T, mode string) string {
 			hold()
 		case "never answers":
 			hold()
+		case "usage 40 for 4 tokens", "usage 10^12 for 4 tokens":
+			w.Header().Set("Content-Type", "text/event-stream")
+			for range 4 {
+				token()
+			}
+			usage := map[string]string{"usage 40 for 4 tokens": "40", "usage 10^12 for 4 tokens": "1000000000000"}[mode]
+			w.Write([]byte(`data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":` + usage + "}}\n\ndata: [DONE]\n\n"))
+		case "100,000 tokens for max_tokens 16":
+			w.Header().Set("Content-Type", "text/event-stream")
+			chunk := []byte("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" w\"}}]}\n\n")
+			for range 100_000 {
+				w.Write(chunk)
+			}
+			w.Write([]byte("data: [DONE]\n\n"))
 		case "escapes in its error":
 			w.WriteHeader(http.StatusInternalServerError)
 			w.Write([]byte(`{"error":{"message":"` + injection + `"}}`))
@@ -128,6 +142,17 @@ func TestHostileServers(t *testing.T) {
 			wantError: "timeout: no response within 2s", within: 10 * time.Second},
 		{mode: "escapes in its error", bound: "requests = 4", wantCode: exitError,
 			wantError: "HTTP 500: \x1b]0;TITLE\a\x1b[2J\r\nfake line\x7f\u009b2J\u202e", within: 10 * time.Second},
+		{mode: "usage 40 for 4 tokens", bound: "requests = 4", wantCode: exitOK, within: 10 * time.Second,
+			check: usageRejected("chunks (usage rejected: 40 > max_tokens 16)")},
+		{mode: "usage 10^12 for 4 tokens", bound: "requests = 4", wantCode: exitOK, within: 10 * time.Second,
+			check: usageRejected("chunks (usage rejected: 1000000000000 > max_tokens 16)")},
+		{mode: "100,000 tokens for max_tokens 16", bound: "requests = 4", wantCode: exitOK, within: 20 * time.Second,
+			check: func(t *testing.T, step map[string]any) {
+				if step["requests_over_max_tokens"] != float64(4) || step["total_output_tokens"] != float64(400_000) ||
+					!strings.Contains(fmt.Sprint(step["warnings"]), "4 of 4 requests streamed more tokens than their max_tokens (up to 100000 for a limit of 16)") {
+					t.Errorf("over max_tokens %v, output tokens %v, warnings %v; want 4, 400000 and a warning", step["requests_over_max_tokens"], step["total_output_tokens"], step["warnings"])
+				}
+			}},
 		{mode: "slow", bound: `duration = "1s"`, wantCode: exitError, within: 10 * time.Second,
 			check: func(t *testing.T, step map[string]any) {
 				// Two requests in flight when the second is up, cut off a
@@ -158,7 +183,7 @@ func TestHostileServers(t *testing.T) {
 					}
 				}
 			}
-			rcode, js, rerr := benchform(t, "results", "-state", statePath, "-format", "json")
+			rcode, js, rerr := benchform(t, "results", "-state", statePath, "-format", "json", "-detailed")
 			assertNoControlBytes(t, js)
 			var stored []struct {
 				Steps []map[string]any `json:"steps"`
@@ -177,6 +202,28 @@ func TestHostileServers(t *testing.T) {
 				tt.check(t, step)
 			}
 		})
+	}
+}
+
+// usageRejected checks a step of 4 requests that each streamed 4 tokens
+// while the server reported more: no count is believed, the tokens are
+// the events, and the step is suspect.
+func usageRejected(source string) func(t *testing.T, step map[string]any) {
+	return func(t *testing.T, step map[string]any) {
+		t.Helper()
+		if step["usage_rejected"] != float64(4) || step["suspect"] != true || step["total_output_tokens"] != float64(16) {
+			t.Errorf("usage_rejected %v, suspect %v, total_output_tokens %v; want 4, true, 16", step["usage_rejected"], step["suspect"], step["total_output_tokens"])
+		}
+		if tps, _ := step["output_throughput"].(float64); tps > 1e6 {
+			t.Errorf("output_throughput %v tok/s from 16 tokens", tps)
+		}
+		sources := fmt.Sprint(step["requests"].(map[string]any)["token_sources"])
+		if want := fmt.Sprint([]string{source, source, source, source}); sources != want {
+			t.Errorf("token_sources %s, want %s", sources, want)
+		}
+		if !strings.Contains(fmt.Sprint(step["warnings"]), "the server's usage count was not believed for 4 of 4 requests") {
+			t.Errorf("warnings %v", step["warnings"])
+		}
 	}
 }
 

@@ -80,6 +80,7 @@ var Definitions = map[string]string{
 	"achieved_request_rate":         "measured requests sent ÷ time from window start to the last send",
 	"token_sources":                 "successful requests whose output tokens came from the server's usage report, or from counted token events; and those whose two counts disagree",
 	"requests_over_max_tokens":      "requests that streamed more tokens than their limit: the server ignored the field the limit was sent in",
+	"usage_rejected":                "successful requests whose usage count was not believed: more than max_tokens while the stream stayed within it, or far from the token events streamed; their output tokens are the token events counted",
 	"cut_off":                       "measured requests still running when the step's duration and its drain (timeouts.drain) had passed; they are in no other figure",
 	"server_generation_tokens":      "generation tokens the server's own counter gained over the step",
 	"server_running_max":            "most requests the server reported running at once, over the step's samples",
@@ -181,6 +182,8 @@ func Figures(percentiles []float64) []Figure {
 		Figure{Key: "output_tokens_from_usage", Name: "token_sources", Value: always(func(s StepSummary) float64 { return float64(s.TokenSources["usage"]) })},
 		Figure{Key: "output_tokens_from_chunks", Name: "token_sources", Value: always(func(s StepSummary) float64 { return float64(s.TokenSources["chunks"]) })},
 		Figure{Key: "token_sources_disagree", Name: "token_sources", Value: always(func(s StepSummary) float64 { return float64(s.TokenSourcesDisagree) })},
+		Figure{Key: "usage_rejected", Name: "usage_rejected",
+			Value: func(s StepSummary) (float64, bool) { return float64(s.UsageRejected), s.UsageRejected > 0 }},
 		Figure{Key: "requests_over_max_tokens", Name: "requests_over_max_tokens",
 			Value: func(s StepSummary) (float64, bool) { return float64(s.OverMaxTokens), s.OverMaxTokens > 0 }},
 	), telemetryFigures...)

@@ -60,6 +60,10 @@ type StepSummary struct {
 	// TokenSourcesDisagree counts requests whose server usage and counted
 	// tokens disagree.
 	TokenSourcesDisagree int `json:"token_sources_disagree"`
+	// UsageRejected counts requests whose usage count was not believed;
+	// past SuspectShare of the successful ones, the step is Suspect.
+	UsageRejected int  `json:"usage_rejected,omitempty"`
+	Suspect       bool `json:"suspect,omitempty"`
 	// OverMaxTokens counts requests that streamed more tokens than their
 	// limit: the server ignored it.
 	OverMaxTokens int `json:"requests_over_max_tokens,omitempty"`
@@ -142,6 +146,12 @@ func PercentileStat(p float64) string {
 	return "p" + strconv.FormatFloat(p, 'f', -1, 64)
 }
 
+// SuspectShare is the share of a step's successful requests whose usage
+// count may be rejected before the step is marked suspect: past it, the
+// server's own counts are not to be trusted, and neither are figures that
+// other servers' counts would give.
+const SuspectShare = 0.05
+
 // Summarize turns a step's statistics into its summary.
 func Summarize(step StepInfo, stats workload.Stats, window workload.Window, percentiles []float64, hasSLO bool, status string) StepSummary {
 	s := StepSummary{
@@ -165,6 +175,8 @@ func Summarize(step StepInfo, stats workload.Stats, window workload.Window, perc
 		OutputThroughputPerUser: stats.OutputThroughputPerUser,
 		TokenSourcesDisagree:    stats.TokenSourcesDisagree,
 		OverMaxTokens:           stats.OverLimit,
+		UsageRejected:           stats.UsageRejected,
+		Suspect:                 float64(stats.UsageRejected) > SuspectShare*float64(stats.Completed),
 		CutOff:                  stats.CutOff,
 		Percentiles:             percentiles,
 		Latency:                 map[string]float64{},

@@ -124,8 +124,9 @@ func rebuiltSummary(spec runSpec, st state.Step, recs []workload.Record) StepSum
 		last = max(last, r.Start+r.E2EL)
 	}
 	win := workload.Window{Duration: max(last-first, 0), Sent: measured}
-	out := Summarize(info, sum.Close(win.Duration), win, spec.Percentiles, slo != (workload.SLO{}), state.RunInterrupted)
-	out.Warnings = append(out.Warnings, fmt.Sprintf("rebuilt from the %d request records that reached state before the run was cut off; its window is taken from them, and its telemetry is lost", len(recs)))
+	stats := sum.Close(win.Duration)
+	out := Summarize(info, stats, win, spec.Percentiles, slo != (workload.SLO{}), state.RunInterrupted)
+	out.Warnings = append(countWarnings(stats), fmt.Sprintf("rebuilt from the %d request records that reached state before the run was cut off; its window is taken from them, and its telemetry is lost", len(recs)))
 	return out
 }
 

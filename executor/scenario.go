@@ -371,7 +371,7 @@ func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec
 	hasSLO := slo != (workload.SLO{})
 	stats := summary.Close(window.Duration)
 	result := Summarize(step, stats, window, spec.Percentiles, hasSLO, status)
-	result.Warnings = append(append(warnings, clientWarnings(step, result)...), limitWarnings(stats)...)
+	result.Warnings = append(append(warnings, clientWarnings(step, result)...), countWarnings(stats)...)
 	measured.attach(&result, in.pricePerHour)
 	result.ServerVersion = in.version
 	for _, w := range result.Warnings[len(warnings):] {
@@ -434,15 +434,26 @@ func clientWarnings(step StepInfo, s StepSummary) []string {
 	return out
 }
 
-// limitWarnings says when the server streamed past the output limit of
-// some requests: it ignored the field the limit was sent in, and the
-// step's lengths and throughputs are not what the scenario asked for.
-func limitWarnings(stats workload.Stats) []string {
-	if stats.OverLimit == 0 {
-		return nil
+// countWarnings says when token counts are not what they should be: the
+// server streamed past the output limit of some requests (it ignored the
+// field the limit was sent in, so lengths and throughputs are not the
+// scenario's), or reported usage counts that were not believed.
+func countWarnings(stats workload.Stats) []string {
+	var out []string
+	if stats.OverLimit > 0 {
+		out = append(out, fmt.Sprintf("%d of %d requests streamed more tokens than their max_tokens (up to %d for a limit of %d): the server ignored the limit, so lengths and throughputs are not the scenario's",
+			stats.OverLimit, stats.Completed+stats.Failed, stats.WorstOver.OutputTokens, stats.WorstOver.MaxTokens))
 	}
-	return []string{fmt.Sprintf("%d of %d requests streamed more tokens than their max_tokens (up to %d for a limit of %d): the server ignored the limit, so lengths and throughputs are not the scenario's",
-		stats.OverLimit, stats.Completed+stats.Failed, stats.WorstOver.OutputTokens, stats.WorstOver.MaxTokens)}
+	if n := stats.UsageRejected; n > 0 {
+		share := float64(n) / float64(stats.Completed)
+		verdict := fmt.Sprintf("past %g %% of them, the step is marked suspect", 100*SuspectShare)
+		if share <= SuspectShare {
+			verdict = fmt.Sprintf("within the %g %% that would mark the step suspect", 100*SuspectShare)
+		}
+		out = append(out, fmt.Sprintf("the server's usage count was not believed for %d of %d requests (%.1f %%; the first: %s): their output tokens are the token events counted; %s",
+			n, stats.Completed, 100*share, stats.FirstRejected, verdict))
+	}
+	return out
 }
 
 func firstError(s StepSummary) string {

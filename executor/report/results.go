@@ -157,6 +157,9 @@ func loadLabel(s executor.StepSummary) string {
 	if s.Status != "completed" {
 		label += " (" + s.Status + ")"
 	}
+	if s.Suspect {
+		label += " (suspect)"
+	}
 	return label
 }
 
@@ -170,9 +173,10 @@ func footnote(run executor.StoredRun) string {
 			total += n
 		}
 	}
-	disagree := 0
+	disagree, rejected := 0, 0
 	for _, s := range run.Steps {
 		disagree += s.TokenSourcesDisagree
+		rejected += s.UsageRejected
 	}
 	lines := []string{
 		"Latencies in ms, over successful requests. TTFT: request sent → first token event. ITL: gap between",
@@ -185,6 +189,9 @@ func footnote(run executor.StoredRun) string {
 	}
 	if disagree > 0 {
 		lines = append(lines, fmt.Sprintf("The server's token count and the client's disagree for %d of %d requests (%.1f %%): multi-token chunks, or a server that miscounts.", disagree, total, 100*float64(disagree)/float64(max(total, 1))))
+	}
+	if rejected > 0 {
+		lines = append(lines, fmt.Sprintf("The server's usage count was not believed for %d of %d requests (more than max_tokens, or far from the token events): their tokens are the events counted.", rejected, total))
 	}
 	if run.Note != "" {
 		lines = append(lines, "Dataset: "+safetext.Line(run.Note)+".")
@@ -225,6 +232,9 @@ func stepFields(s executor.StepSummary) []field {
 		f = append(f, field{"concurrency", s.Concurrency})
 	}
 	f = append(f, field{"status", s.Status})
+	if s.Suspect {
+		f = append(f, field{"suspect", true})
+	}
 	for _, fig := range executor.Figures(s.Percentiles) {
 		if v, ok := fig.Value(s); ok {
 			f = append(f, field{fig.Key, v})
@@ -344,7 +354,7 @@ func detailArrays(recs []workload.Record) orderedObject {
 		}
 		ids = append(ids, r.ID)
 		errs = append(errs, r.Err)
-		sources = append(sources, string(r.TokenSource))
+		sources = append(sources, tokenSource(r))
 		inputs = append(inputs, r.PromptTokens)
 		outputs = append(outputs, r.OutputTokens)
 		limits = append(limits, r.MaxTokens)
@@ -459,7 +469,7 @@ func RequestsCSV(w io.Writer, runs []executor.StoredRun) error {
 				if err := cw.Write([]string{
 					strconv.FormatInt(r.ID, 10), r.Scenario, s.Server, s.Label, strconv.Itoa(rec.Seq), safetext.Line(rec.ID),
 					msText(rec.Start), msText(rec.QueueTime), msText(rec.Lag), msText(rec.TTFT), msText(rec.E2EL), tpot,
-					strconv.Itoa(rec.PromptTokens), strconv.Itoa(rec.OutputTokens), strconv.Itoa(rec.MaxTokens), string(rec.TokenSource),
+					strconv.Itoa(rec.PromptTokens), strconv.Itoa(rec.OutputTokens), strconv.Itoa(rec.MaxTokens), tokenSource(rec),
 					strconv.Itoa(rec.TokenEvents), strconv.Itoa(rec.UsageTokens), strconv.Itoa(rec.HTTPStatus), safetext.Line(rec.Err),
 					strings.Join(gaps, " "), strings.Join(tokens, " "),
 				}); err != nil {
@@ -472,12 +482,23 @@ func RequestsCSV(w io.Writer, runs []executor.StoredRun) error {
 	return cw.Error()
 }
 
+// tokenSource says where a request's output token count came from and,
+// when the server's own count was not believed, why.
+func tokenSource(r workload.Record) string {
+	if why := r.UsageRejected(); why != "" {
+		return string(r.TokenSource) + " (" + why + ")"
+	}
+	return string(r.TokenSource)
+}
+
 func csvValue(v any) (string, bool) {
 	switch x := v.(type) {
 	case float64:
 		return strconv.FormatFloat(x, 'f', -1, 64), true
 	case string:
 		return safetext.Line(x), true
+	case bool:
+		return strconv.FormatBool(x), true
 	case int, int64, executor.Rate:
 		return fmt.Sprint(x), true
 	}

@@ -198,8 +198,8 @@ func (r Record) TPOT() (time.Duration, bool) {
 // event carried one, else the number of token events, of which a closing
 // chunk with an empty text may carry no token.
 func (r Record) TokenSourcesDisagree() bool {
-	if r.UsageTokens == 0 {
-		return false // one source only
+	if r.UsageTokens == 0 || r.UsageRejected() != "" {
+		return false // one source only, or one not believed
 	}
 	if r.ChunkTokens != nil {
 		sum := 0
@@ -403,8 +403,37 @@ func (r Request) limit() int {
 }
 
 // ExceedsLimit reports whether the request streamed more tokens than it
-// asked for: the server ignored its limit.
-func (r Record) ExceedsLimit() bool { return r.MaxTokens > 0 && r.OutputTokens > r.MaxTokens }
+// asked for, by its count or by its token events, each of which carries
+// at least one: the server ignored its limit.
+func (r Record) ExceedsLimit() bool {
+	return r.MaxTokens > 0 && max(r.OutputTokens, r.TokenEvents) > r.MaxTokens
+}
+
+// maxTokensPerEvent is how many tokens a token event may carry on
+// average, without a running count on every event to say so, before the
+// server's usage count is not believed. Engines send one token per event,
+// or a few under speculative decoding or a stream interval.
+const maxTokensPerEvent = 16
+
+// UsageRejected says why the server's usage count is not believed, or ""
+// when it is (or there is none). A count is rejected when it passes the
+// request's max_tokens while the stream stayed within it, or, without a
+// running count on every event to explain it, when it is more than
+// maxTokensPerEvent tokens per token event or less than half a token per
+// event. The request's output tokens are then its token events.
+func (r Record) UsageRejected() string {
+	switch {
+	case r.UsageTokens == 0:
+		return ""
+	case r.MaxTokens > 0 && r.UsageTokens > r.MaxTokens && r.TokenEvents <= r.MaxTokens:
+		return fmt.Sprintf("usage rejected: %d > max_tokens %d", r.UsageTokens, r.MaxTokens)
+	case r.ChunkTokens == nil && r.UsageTokens > maxTokensPerEvent*r.TokenEvents:
+		return fmt.Sprintf("usage rejected: %d tokens in %d token events", r.UsageTokens, r.TokenEvents)
+	case r.ChunkTokens == nil && r.TokenEvents > 2*r.UsageTokens+1:
+		return fmt.Sprintf("usage rejected: %d tokens in %d token events", r.UsageTokens, r.TokenEvents)
+	}
+	return ""
+}
 
 // mergeObjects adds the fields of extra to the JSON object base, replacing
 // fields of the same name.
@@ -562,7 +591,7 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 			}
 			last = at
 			if perEventKnown {
-				if ch.hasUsage && ch.completionTokens >= prevUsage {
+				if ch.hasUsage && ch.completionTokens >= prevUsage && ch.completionTokens-prevUsage <= math.MaxUint32 {
 					chunkTokens = append(chunkTokens, uint32(ch.completionTokens-prevUsage))
 					prevUsage = ch.completionTokens
 				} else {
@@ -604,10 +633,12 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 	if usagePrompt > 0 {
 		rec.PromptTokens = usagePrompt
 	}
-	if usage > 0 {
+	rec.OutputTokens, rec.TokenSource = events, TokenSourceChunks
+	if rec.UsageRejected() != "" {
+		// The running counts sum to the rejected total.
+		rec.ChunkTokens = nil
+	} else if usage > 0 {
 		rec.OutputTokens, rec.TokenSource = usage, TokenSourceUsage
-	} else {
-		rec.OutputTokens, rec.TokenSource = events, TokenSourceChunks
 	}
 	if done && events == 0 {
 		rec.Err = errNoToken

@@ -521,6 +521,8 @@ func TestTokenAccounting(t *testing.T) {
 		wantChunks []uint32
 		wantEvents int
 		wantUsage  int
+		wantOutput int
+		noLimit    bool // sent without max_tokens
 	}{
 		{
 			name:       "running usage on every event, one chunk with three tokens",
@@ -528,38 +530,61 @@ func TestTokenAccounting(t *testing.T) {
 			wantChunks: []uint32{1, 3, 1},
 			wantEvents: 3,
 			wantUsage:  5,
+			wantOutput: 5,
 		},
 		{
 			name:       "usage only at the end",
 			events:     []string{chatToken("a"), chatToken("b"), usageChunk(3, 2)},
 			wantEvents: 2,
 			wantUsage:  2,
+			wantOutput: 2,
 		},
 		{
 			name:       "running usage missing on one event",
 			events:     []string{usageOn("a", 1), chatToken("b"), usageChunk(3, 2)},
 			wantEvents: 2,
 			wantUsage:  2,
+			wantOutput: 2,
 		},
 		{
 			name:       "no usage at all",
 			events:     []string{chatToken("a"), chatToken("b"), chatToken("c")},
 			wantEvents: 3,
+			wantOutput: 3,
+		},
+		{
+			name:       "a running count past max_tokens is not believed, nor are its per-event counts",
+			events:     []string{usageOn("a", 1), usageOn("b", 40), usageChunk(3, 40)},
+			wantEvents: 2,
+			wantUsage:  40,
+			wantOutput: 2,
+		},
+		{
+			name:       "a running count past 32 bits explains nothing",
+			events:     []string{usageOn("a", 1), usageOn("b", 1_000_000_000_000), usageChunk(3, 1_000_000_000_000)},
+			wantEvents: 2,
+			wantUsage:  1_000_000_000_000,
+			wantOutput: 2,
+			noLimit:    true,
 		},
 	}
 	c := NewClient(1)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := newServer(t, script(http.StatusOK, writes(append(tt.events, done)...)))
-			got := c.Do(context.Background(), target(srv), Request{API: APIChat, Prompt: Prompt{Text: "x"}, MaxTokens: 8, ID: "r", Options: Options{ContinuousUsage: true}})
+			limit := 8
+			if tt.noLimit {
+				limit = 0
+			}
+			got := c.Do(context.Background(), target(srv), Request{API: APIChat, Prompt: Prompt{Text: "x"}, MaxTokens: limit, ID: "r", Options: Options{ContinuousUsage: true}})
 			if !got.OK() {
 				t.Fatal(got.Err)
 			}
 			if diff := cmp.Diff(tt.wantChunks, got.ChunkTokens); diff != "" {
 				t.Errorf("ChunkTokens (-want +got):\n%s", diff)
 			}
-			if got.TokenEvents != tt.wantEvents || got.UsageTokens != tt.wantUsage {
-				t.Errorf("TokenEvents, UsageTokens = %d, %d; want %d, %d", got.TokenEvents, got.UsageTokens, tt.wantEvents, tt.wantUsage)
+			if got.TokenEvents != tt.wantEvents || got.UsageTokens != tt.wantUsage || got.OutputTokens != tt.wantOutput {
+				t.Errorf("TokenEvents, UsageTokens, OutputTokens = %d, %d, %d; want %d, %d, %d", got.TokenEvents, got.UsageTokens, got.OutputTokens, tt.wantEvents, tt.wantUsage, tt.wantOutput)
 			}
 		})
 	}
@@ -603,5 +628,30 @@ func TestRequestBodyOptions(t *testing.T) {
 				t.Errorf("body (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestUsageRejected(t *testing.T) {
+	tests := []struct {
+		name string
+		rec  Record
+		want string
+	}{
+		{"no usage", Record{TokenEvents: 4, MaxTokens: 16}, ""},
+		{"agrees", Record{TokenEvents: 4, UsageTokens: 4, MaxTokens: 16}, ""},
+		{"a closing chunk without a token", Record{TokenEvents: 5, UsageTokens: 4, MaxTokens: 16}, ""},
+		{"multi-token chunks", Record{TokenEvents: 4, UsageTokens: 60, MaxTokens: 64}, ""},
+		{"past max_tokens", Record{TokenEvents: 4, UsageTokens: 40, MaxTokens: 16}, "usage rejected: 40 > max_tokens 16"},
+		{"past max_tokens with a running count", Record{TokenEvents: 4, UsageTokens: 40, MaxTokens: 16, ChunkTokens: []uint32{10, 10, 10, 10}},
+			"usage rejected: 40 > max_tokens 16"},
+		{"a server that ignored max_tokens, counted right", Record{TokenEvents: 40, UsageTokens: 40, MaxTokens: 16}, ""},
+		{"too many per event", Record{TokenEvents: 4, UsageTokens: 1_000_000_000_000}, "usage rejected: 1000000000000 tokens in 4 token events"},
+		{"a running count explains it", Record{TokenEvents: 2, UsageTokens: 100, ChunkTokens: []uint32{50, 50}}, ""},
+		{"too few per event", Record{TokenEvents: 100_000, UsageTokens: 16, MaxTokens: 16}, "usage rejected: 16 tokens in 100000 token events"},
+	}
+	for _, tt := range tests {
+		if got := tt.rec.UsageRejected(); got != tt.want {
+			t.Errorf("%s: UsageRejected() = %q, want %q", tt.name, got, tt.want)
+		}
 	}
 }

@@ -36,6 +36,8 @@ type Summary struct {
 	cutOff                  int
 	inputTokens, outputTok  int
 	disagree                int
+	usageRejected           int
+	firstRejected           string // the reason of the first request whose usage was rejected
 	overLimit               int
 	worstOut, worstLimit    int // output and limit of the request furthest past its limit
 	e2elSum                 time.Duration
@@ -114,6 +116,12 @@ func (s *Summary) Add(r Record) {
 	s.sources[r.TokenSource]++
 	if r.TokenSourcesDisagree() {
 		s.disagree++
+	}
+	if why := r.UsageRejected(); why != "" {
+		s.usageRejected++
+		if s.firstRejected == "" {
+			s.firstRejected = why
+		}
 	}
 	s.ttft = append(s.ttft, r.TTFT)
 	s.e2el = append(s.e2el, r.E2EL)
@@ -228,6 +236,11 @@ type Stats struct {
 	// CutOff counts measured requests still running when their step's
 	// duration and drain had passed; they are in no other figure.
 	CutOff int
+	// UsageRejected counts successful requests whose usage count was not
+	// believed (Record.UsageRejected); FirstRejected is the first one's
+	// reason.
+	UsageRejected int
+	FirstRejected string
 	// OverLimit counts measured requests that streamed more tokens than
 	// their limit, a server ignoring it; WorstOver holds the output and
 	// limit of the one furthest past it.
@@ -255,6 +268,8 @@ func (s *Summary) Close(d time.Duration) Stats {
 		TokenSources:         map[TokenSource]int{},
 		TokenSourcesDisagree: s.disagree,
 		OverLimit:            s.overLimit,
+		UsageRejected:        s.usageRejected,
+		FirstRejected:        s.firstRejected,
 		CutOff:               s.cutOff,
 	}
 	st.WorstOver.OutputTokens, st.WorstOver.MaxTokens = s.worstOut, s.worstLimit
