@@ -131,6 +131,9 @@ func (c *cli) parseOperation(fs *flag.FlagSet, op *operation, args []string) (in
 	default:
 		return c.errorf("%s takes one directory, got %s", op.name, strings.Join(pos, " ")), false
 	}
+	if fs.Lookup("parallelism") != nil && op.parallelism < 1 {
+		return c.errorf("-parallelism must be at least 1, not %d", op.parallelism), false
+	}
 	return 0, true
 }
 

@@ -62,12 +62,24 @@ func TestInterrupt(t *testing.T) {
 		t.Errorf("lock still held after a clean interrupt: %+v, %v", holder, err)
 	}
 	run, err := store.Run(1)
-	if err != nil || run.Status != state.RunInterrupted {
+	if err != nil || run.Status != state.RunInterrupted || run.Error != "interrupted" {
 		t.Errorf("run = %+v, %v; want interrupted", run, err)
 	}
 	steps, _ := store.Steps(1)
 	if len(steps) != 1 || steps[0].Status != state.RunInterrupted || len(steps[0].Summary) == 0 {
-		t.Errorf("steps = %+v; want the cut-short step kept with its summary", steps)
+		t.Fatalf("steps = %+v; want the cut-short step kept with its summary", steps)
+	}
+	// The request in flight was stopped by the user, not failed by the
+	// server: the summary and the progress line say so alike.
+	var summary struct {
+		Failed int `json:"failed"`
+		CutOff int `json:"cut_off"`
+	}
+	if err := json.Unmarshal(steps[0].Summary, &summary); err != nil || summary.Failed != 0 || summary.CutOff != 1 {
+		t.Errorf("step summary failed %d, cut off %d (%v); want 0 and 1", summary.Failed, summary.CutOff, err)
+	}
+	if !strings.Contains(out.String(), " ok, 0 failed, 1 cut off in ") {
+		t.Errorf("the progress line does not count the request cut off:\n%s", out.String())
 	}
 	if recs, _ := store.Records(1, -1); len(recs) == 0 {
 		t.Errorf("no request records kept")
@@ -581,5 +593,51 @@ func TestKilledStepKeepsItsRecords(t *testing.T) {
 	s := runs[0].Steps[0]
 	if s.Label != "concurrency=2" || s.Status != "interrupted" || s.Completed != 5 || len(s.Warnings) == 0 || !strings.Contains(s.Warnings[0], "rebuilt from the 5 request records") {
 		t.Errorf("the cut-off step: %+v", s)
+	}
+}
+
+// TestReadCommandsNeedState runs every command that reads state where
+// there is none: each says so, exits 1 and creates nothing.
+func TestReadCommandsNeedState(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "benchform.db")
+	for _, args := range [][]string{{"results"}, {"runs"}, {"show"}, {"state", "list"}, {"state", "rm", "server.sim"}, {"compare", "1", "2"}, {"force-unlock", "-force", "x"}} {
+		code, _, errOut := benchform(t, append([]string{"-state", db}, args...)...)
+		if code != exitError || !strings.Contains(errOut, "no state at "+db) {
+			t.Errorf("%s: exit %d, %q; want 1 and no state at %s", strings.Join(args, " "), code, errOut, db)
+		}
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("reading created %v", entries)
+	}
+}
+
+// TestRunsOfAnUnknownScenario: asking for the runs of a scenario the
+// state has none of is an error naming those it has.
+func TestRunsOfAnUnknownScenario(t *testing.T) {
+	t.Parallel()
+	dir := configDir(t, fastHCL(t, quick))
+	if code, out, errOut := benchform(t, "apply", "-auto-approve", dir); code != exitOK {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	db := filepath.Join(dir, "benchform.db")
+	code, _, errOut := benchform(t, "runs", "-state", db, "nosuch")
+	if want := "scenario.nosuch has no runs in " + db + "; it has runs of scenario.chat"; code != exitError || !strings.Contains(errOut, want) {
+		t.Errorf("runs nosuch: exit %d, %q; want 1 and %q", code, errOut, want)
+	}
+}
+
+func TestParallelismBelowOne(t *testing.T) {
+	t.Parallel()
+	dir := configDir(t, fastHCL(t, quick))
+	for _, cmd := range []string{"apply", "destroy"} {
+		code, _, errOut := benchform(t, cmd, "-auto-approve", "-parallelism", "-1", dir)
+		if code != exitError || !strings.Contains(errOut, "-parallelism must be at least 1, not -1") {
+			t.Errorf("%s -parallelism -1: exit %d, %q", cmd, code, errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "benchform.db")); err == nil {
+		t.Error("a refused command created state")
 	}
 }

@@ -66,6 +66,14 @@ func hostile(t *testing.T, mode string) string {
 				w.Write(chunk)
 			}
 			w.Write([]byte("data: [DONE]\n\n"))
+		case "HTML with 200":
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write([]byte("<html><body>Bad gateway</body></html>"))
+		case "random bytes with 200":
+			blob := make([]byte, 4096)
+			rand.NewChaCha8([32]byte{2}).Read(blob)
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Write(blob)
 		case "escapes in its error":
 			w.WriteHeader(http.StatusInternalServerError)
 			w.Write([]byte(`{"error":{"message":"` + injection + `"}}`))
@@ -142,6 +150,10 @@ func TestHostileServers(t *testing.T) {
 			wantError: "timeout: no response within 2s", within: 10 * time.Second},
 		{mode: "escapes in its error", bound: "requests = 4", wantCode: exitError,
 			wantError: "HTTP 500: \x1b]0;TITLE\a\x1b[2J\r\nfake line\x7f\u009b2J\u202e", within: 10 * time.Second},
+		{mode: "HTML with 200", bound: "requests = 4", wantCode: exitError, within: 10 * time.Second,
+			wantError: `not an event stream: Content-Type "text/html; charset=utf-8", and the body begins "<html><body>Bad gateway</body></html>"`},
+		{mode: "random bytes with 200", bound: "requests = 4", wantCode: exitError, within: 10 * time.Second,
+			wantError: `not an event stream: Content-Type "application/octet-stream", and the body begins "`},
 		{mode: "usage 40 for 4 tokens", bound: "requests = 4", wantCode: exitOK, within: 10 * time.Second,
 			check: usageRejected("chunks (usage rejected: 40 > max_tokens 16)")},
 		{mode: "usage 10^12 for 4 tokens", bound: "requests = 4", wantCode: exitOK, within: 10 * time.Second,

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"sort"
 	"strconv"
@@ -53,9 +54,21 @@ func (c *cli) printOutputs(r *executor.Result) {
 	}
 }
 
-// openState opens the state file for a command that only reads it.
-func (c *cli) openState(flagValue string) (*state.Store, bool) {
-	store, err := state.Open(c.stateFile(flagValue, "."))
+// openState opens an existing state file: read-only for a command that
+// only reads it, which then works on a state it may not write. No command
+// that opens state this way creates one.
+func (c *cli) openState(flagValue string, write bool) (*state.Store, bool) {
+	path := c.stateFile(flagValue, ".")
+	var store *state.Store
+	var err error
+	switch _, statErr := os.Stat(path); {
+	case !write:
+		store, err = state.OpenReadOnly(path)
+	case errors.Is(statErr, fs.ErrNotExist):
+		err = fmt.Errorf("no state at %s", path)
+	default:
+		store, err = state.Open(path)
+	}
 	if err != nil {
 		c.errorf("%s", err)
 		return nil, false
@@ -70,7 +83,7 @@ func (c *cli) show(args []string) int {
 	if _, err := parseArgs(fs, args); err != nil {
 		return flagExit(err)
 	}
-	store, ok := c.openState(*stateFlag)
+	store, ok := c.openState(*stateFlag, false)
 	if !ok {
 		return exitError
 	}
@@ -166,7 +179,7 @@ func (c *cli) state(args []string) int {
 	if err != nil {
 		return flagExit(err)
 	}
-	store, ok := c.openState(*stateFlag)
+	store, ok := c.openState(*stateFlag, sub == "rm")
 	if !ok {
 		return exitError
 	}
@@ -240,7 +253,7 @@ func (c *cli) runs(args []string) int {
 			scenario = "scenario." + scenario
 		}
 	}
-	store, ok := c.openState(*stateFlag)
+	store, ok := c.openState(*stateFlag, false)
 	if !ok {
 		return exitError
 	}
@@ -248,6 +261,9 @@ func (c *cli) runs(args []string) int {
 	runs, err := store.Runs(scenario)
 	if err != nil {
 		return c.errorf("%s", err)
+	}
+	if len(runs) == 0 && scenario != "" {
+		return c.errorf("%s has no runs in %s%s", scenario, store.Path(), c.scenariosWithRuns(store))
 	}
 	if len(runs) == 0 {
 		fmt.Fprintln(c.stdout, "No runs recorded.")
@@ -275,6 +291,25 @@ func (c *cli) runs(args []string) int {
 	return exitOK
 }
 
+// scenariosWithRuns names the scenarios a state has runs of, for an error
+// about one it has none of.
+func (c *cli) scenariosWithRuns(store *state.Store) string {
+	runs, err := store.Runs("")
+	if err != nil || len(runs) == 0 {
+		return ""
+	}
+	var names []string
+	seen := map[string]bool{}
+	for _, r := range runs {
+		if !seen[r.Scenario] {
+			seen[r.Scenario] = true
+			names = append(names, r.Scenario)
+		}
+	}
+	sort.Strings(names)
+	return "; it has runs of " + strings.Join(names, ", ")
+}
+
 func (c *cli) results(args []string) int {
 	fs := c.newFlagSet("results", "results [RUN] [options]")
 	stateFlag := fs.String("state", "", "state file (default: benchform.db)")
@@ -287,7 +322,7 @@ func (c *cli) results(args []string) int {
 	if *format != "table" && *format != "csv" && *format != "json" {
 		return c.errorf("-format must be table, csv or json, not %q", *format)
 	}
-	store, ok := c.openState(*stateFlag)
+	store, ok := c.openState(*stateFlag, false)
 	if !ok {
 		return exitError
 	}
@@ -352,7 +387,7 @@ func (c *cli) compare(args []string) int {
 	if len(pos) != 2 {
 		return c.errorf("compare takes two run numbers; see benchform runs")
 	}
-	store, ok := c.openState(*stateFlag)
+	store, ok := c.openState(*stateFlag, false)
 	if !ok {
 		return exitError
 	}
@@ -388,11 +423,7 @@ func (c *cli) forceUnlock(args []string) int {
 		return c.errorf("force-unlock takes the ID of the lock, which the error about the locked state shows")
 	}
 	id := pos[0]
-	path := c.stateFile(*stateFlag, ".")
-	if _, err := os.Stat(path); err != nil {
-		return c.errorf("no state at %s: %s", path, err)
-	}
-	store, ok := c.openState(*stateFlag)
+	store, ok := c.openState(*stateFlag, true)
 	if !ok {
 		return exitError
 	}

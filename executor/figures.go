@@ -81,7 +81,7 @@ var Definitions = map[string]string{
 	"token_sources":                 "successful requests whose output tokens came from the server's usage report, or from counted token events; and those whose two counts disagree",
 	"requests_over_max_tokens":      "requests that streamed more tokens than their limit: the server ignored the field the limit was sent in",
 	"usage_rejected":                "successful requests whose usage count was not believed: more than max_tokens while the stream stayed within it, or far from the token events streamed; their output tokens are the token events counted",
-	"cut_off":                       "measured requests still running when the step's duration and its drain (timeouts.drain) had passed; they are in no other figure",
+	"cut_off":                       "measured requests still running when the step's duration and its drain (timeouts.drain) had passed, or when the run was interrupted; they are in no other figure",
 	"server_generation_tokens":      "generation tokens the server's own counter gained over the step",
 	"server_running_max":            "most requests the server reported running at once, over the step's samples",
 	"server_waiting_max":            "most requests the server reported waiting at once",

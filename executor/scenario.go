@@ -85,7 +85,10 @@ func (a *applier) runScenario(ctx context.Context, c *Change) error {
 		status = state.RunFailed
 	}
 	errMsg := ""
-	if runErr != nil {
+	switch {
+	case status == state.RunInterrupted && errors.Is(runErr, context.Canceled):
+		errMsg = "interrupted"
+	case runErr != nil:
 		errMsg = runErr.Error()
 	}
 	if err := st.FinishRun(runID, status, errMsg, a.now()); err != nil {

@@ -51,6 +51,75 @@ func Open(path string) (*Store, error) {
 	return openWith(path, migrations)
 }
 
+// OpenReadOnly opens the state file at path for reading only: nothing is
+// created, migrated or written, so it serves a state in a read-only
+// directory, or one another process is applying to. A missing or empty
+// file is "no state at PATH"; a file of an older schema asks for an
+// upgrade, which only a command that writes makes.
+func OpenReadOnly(path string) (*Store, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist), err == nil && !fi.IsDir() && fi.Size() == 0:
+		return nil, fmt.Errorf("no state at %s", path)
+	case err != nil:
+		return nil, fmt.Errorf("open state %s: %w", path, err)
+	case fi.IsDir():
+		return nil, fmt.Errorf("open state %s: is a directory", path)
+	}
+	params := url.Values{
+		"mode":          {"ro"},
+		"_query_only":   {"1"},
+		"_busy_timeout": {fmt.Sprint(busyTimeout.Milliseconds())},
+	}
+	db, version, err := openReading(path, params)
+	var se sqlite3.Error
+	if errors.As(err, &se) && se.Code == sqlite3.ErrReadonly {
+		// Reading a file in WAL mode takes a shared-memory file beside
+		// it, which a read-only directory does not let SQLite create.
+		// With no write-ahead log there, nothing is committed outside
+		// the file, and it can be read as immutable.
+		if _, walErr := os.Stat(path + "-wal"); !errors.Is(walErr, fs.ErrNotExist) {
+			return nil, fmt.Errorf("open state %s: its write-ahead log %s-wal holds changes that only a user who may write to its directory can read", path, path)
+		}
+		params.Set("immutable", "1")
+		db, version, err = openReading(path, params)
+	}
+	if err == nil && version == 0 {
+		// An empty database holds no state.
+		db.Close()
+		return nil, fmt.Errorf("no state at %s", path)
+	}
+	if err == nil && version < len(migrations) {
+		db.Close()
+		err = fmt.Errorf("it was written by an older benchform (schema %d of %d): run plan or apply on it once to upgrade it", version, len(migrations))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open state %s: %w", path, classify(err))
+	}
+	return &Store{path: path, db: db}, nil
+}
+
+// openReading opens path with the given DSN parameters and returns its
+// schema version.
+func openReading(path string, params url.Values) (*sql.DB, int, error) {
+	name, err := dsn(path, params)
+	if err != nil {
+		return nil, 0, err
+	}
+	db, err := sql.Open("sqlite3", name)
+	if err != nil {
+		return nil, 0, err
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	version, err := checkIdentity(db, len(migrations))
+	if err != nil {
+		db.Close()
+		return nil, 0, err
+	}
+	return db, version, nil
+}
+
 // openWith opens path with migs as the complete list of migrations, so a
 // test can produce a file as an older binary would have left it.
 func openWith(path string, migs []migration) (*Store, error) {

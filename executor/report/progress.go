@@ -55,6 +55,7 @@ type stepProgress struct {
 	bar       *mpb.Bar
 	done      atomic.Int64
 	failed    atomic.Int64
+	cutOff    atomic.Int64
 	outTokens atomic.Int64
 	rate      tokenRate
 }
@@ -263,9 +264,13 @@ func (p *Progress) RequestDone(scenario lang.Addr, step executor.StepInfo, rec *
 	}
 	now := p.now()
 	sp.done.Add(1)
-	if !rec.OK() {
+	switch {
+	case workload.IsCutOff(rec.Err):
+		// Neither a result nor the server's failure, as in the summary.
+		sp.cutOff.Add(1)
+	case !rec.OK():
 		sp.failed.Add(1)
-	} else {
+	default:
 		sp.outTokens.Add(int64(rec.OutputTokens))
 		sp.rate.add(now, int64(rec.OutputTokens))
 	}
@@ -301,6 +306,10 @@ func (p *Progress) StepDone(scenario lang.Addr, step executor.StepInfo, s execut
 	if s.RequestRate != 0 {
 		load = fmt.Sprintf(" (sent at %.2f/s of %s/s)", s.AchievedRate, s.RequestRate)
 	}
-	p.linef("  %d ok, %d failed in %.1fs%s: %.2f req/s, %.1f output tok/s, TTFT p50 %.1f ms",
-		s.Completed, s.Failed, s.DurationSeconds, load, s.RequestThroughput, s.OutputThroughput, s.Latency[executor.LatencyKey("median", "ttft")])
+	cutOff := ""
+	if s.CutOff > 0 {
+		cutOff = fmt.Sprintf(", %d cut off", s.CutOff)
+	}
+	p.linef("  %d ok, %d failed%s in %.1fs%s: %.2f req/s, %.1f output tok/s, TTFT p50 %.1f ms",
+		s.Completed, s.Failed, cutOff, s.DurationSeconds, load, s.RequestThroughput, s.OutputThroughput, s.Latency[executor.LatencyKey("median", "ttft")])
 }

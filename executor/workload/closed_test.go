@@ -182,8 +182,8 @@ func TestRunClosedCancel(t *testing.T) {
 		t.Fatalf("emitted %d records, want %d", len(recs), workers)
 	}
 	for _, r := range recs {
-		if r.Err != "cancelled" || r.Seq >= workers || r.TTFT <= 0 {
-			t.Errorf("record %+v, want a cancelled request with a TTFT", r)
+		if r.Err != "cut off: interrupted" || r.Seq >= workers || r.TTFT <= 0 {
+			t.Errorf("record %+v, want a request cut off with a TTFT", r)
 		}
 	}
 }

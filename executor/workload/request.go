@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/benchform/benchform/internal/jsonerror"
 )
 
 // API selects the OpenAI endpoint a request is sent to.
@@ -215,10 +218,11 @@ func divRound(d time.Duration, n int) time.Duration {
 	return time.Duration(math.Round(float64(d) / float64(n)))
 }
 
-// Fixed Record.Err values.
+// Fixed Record.Err values. A request whose caller's context ended is cut
+// off: stopped by the caller (an interrupt), not failed by the server.
 const (
-	errCancelled = "cancelled"
-	errDeadline  = "deadline exceeded"
+	errCancelled = CutOffPrefix + "interrupted"
+	errDeadline  = CutOffPrefix + "deadline exceeded"
 	errNoDone    = "stream ended before [DONE]"
 	errNoToken   = "no token received"
 )
@@ -228,7 +232,8 @@ const (
 	// TimeoutPrefix begins the reason of a request that a timeout ended.
 	TimeoutPrefix = "timeout: "
 	// CutOffPrefix begins the reason of a request still running when its
-	// step's duration and drain had passed.
+	// step's duration and drain had passed, or when the run was
+	// interrupted.
 	CutOffPrefix = "cut off: "
 )
 
@@ -551,6 +556,7 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 		chunkTokens   = sr.tokens[:0]
 		perEventKnown = true
 		prevUsage     int
+		anyEvent      bool // an event of any kind
 	)
 	defer func() { sr.tokens = chunkTokens[:0] }()
 	for {
@@ -566,17 +572,20 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 				rec.Err = msg
 			} else if err != nil {
 				rec.Err = "read stream: " + err.Error()
+			} else if ct := resp.Header.Get("Content-Type"); !anyEvent && !isEventStream(ct) {
+				rec.Err = fmt.Sprintf("not an event stream: Content-Type %q, and the body begins %q", ct, sr.src.head)
 			} else {
 				rec.Err = errNoDone
 			}
 			break
 		}
+		anyEvent = true
 		if isDone(data) {
 			done = true
 			break
 		}
 		if err := sr.dec.decode(data, &ch); err != nil {
-			rec.Err = "malformed event: " + err.Error()
+			rec.Err = "malformed event: " + jsonerror.Describe(err) + ": " + truncate(string(data), 200)
 			break
 		}
 		// A token event has choices carrying output; a chat stream's
@@ -706,7 +715,14 @@ func httpError(status int, body []byte) string {
 	return fmt.Sprintf("HTTP %d: %s", status, msg)
 }
 
-// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+// isEventStream reports whether a Content-Type is text/event-stream.
+func isEventStream(contentType string) bool {
+	t, _, err := mime.ParseMediaType(contentType)
+	return err == nil && t == "text/event-stream"
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence,
+// marking the cut.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -714,7 +730,7 @@ func truncate(s string, n int) string {
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--
 	}
-	return s[:n]
+	return s[:n] + "…"
 }
 
 // redactURLError formats a transport error with any user information

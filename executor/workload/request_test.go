@@ -17,16 +17,9 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-// ignoreTimes leaves out what depends on the clock; tests that care about
-// timings check them separately.
 // ignoreTimes leaves out what varies from run to run, and the per-event
 // token accounting, which TestTokenAccounting checks on its own.
 var ignoreTimes = cmpopts.IgnoreFields(Record{}, "QueueTime", "Lag", "TTFT", "E2EL", "Gaps", "ChunkTokens", "TokenEvents", "UsageTokens")
-
-func malformed(data string) string {
-	var v any
-	return "malformed event: " + json.Unmarshal([]byte(data), &v).Error()
-}
 
 func TestDo(t *testing.T) {
 	prompt := Prompt{Text: "hello", InputTokens: 11}
@@ -159,7 +152,14 @@ func TestDo(t *testing.T) {
 			name:     "malformed event",
 			api:      APICompletions,
 			body:     []string{complToken("a"), "data: {\"choices\":[{\"text\":\"b\"}]\n\n", done},
-			want:     Record{ID: "r", PromptTokens: 11, OutputTokens: 1, TokenSource: TokenSourceChunks, HTTPStatus: 200, Err: malformed(`{"choices":[{"text":"b"}]`)},
+			want:     Record{ID: "r", PromptTokens: 11, OutputTokens: 1, TokenSource: TokenSourceChunks, HTTPStatus: 200, Err: `malformed event: JSON cut off (at byte 25): {"choices":[{"text":"b"}]`},
+			wantGaps: 0,
+		},
+		{
+			name:     "an event of the wrong shape",
+			api:      APIChat,
+			body:     []string{chatRole, chatToken("a"), `data: {"choices":"b"}` + "\n\n", done},
+			want:     Record{ID: "r", PromptTokens: 11, OutputTokens: 1, TokenSource: TokenSourceChunks, HTTPStatus: 200, Err: `malformed event: field choices: got a JSON string, want an array: {"choices":"b"}`},
 			wantGaps: 0,
 		},
 		{
@@ -188,7 +188,7 @@ func TestDo(t *testing.T) {
 			api:    APIChat,
 			status: http.StatusBadGateway,
 			body:   []string{"upstream unavailable\n" + strings.Repeat("x", 300)},
-			want:   Record{ID: "r", PromptTokens: 11, HTTPStatus: 502, Err: "HTTP 502: " + ("upstream unavailable\n" + strings.Repeat("x", 300))[:200]},
+			want:   Record{ID: "r", PromptTokens: 11, HTTPStatus: 502, Err: "HTTP 502: upstream unavailable\n" + strings.Repeat("x", 179) + "…"},
 		},
 		{
 			name:   "non-2xx with no body",
@@ -357,14 +357,14 @@ func TestDoContextEnds(t *testing.T) {
 				time.AfterFunc(100*time.Millisecond, cancel)
 				return ctx, cancel
 			},
-			wantErr: "cancelled",
+			wantErr: "cut off: interrupted",
 		},
 		{
 			name: "deadline",
 			ctx: func() (context.Context, context.CancelFunc) {
 				return context.WithTimeout(context.Background(), 100*time.Millisecond)
 			},
-			wantErr: "deadline exceeded",
+			wantErr: "cut off: deadline exceeded",
 		},
 	}
 	srv := newServer(t, endless)

@@ -27,7 +27,12 @@ type stampReader struct {
 	// heard is when bytes last arrived, as time since epoch, for the
 	// idle watchdog, which reads it from another goroutine.
 	heard atomic.Int64
+	// head keeps the first headBytes of the body, to show what a server
+	// sent when it was not an event stream.
+	head []byte
 }
+
+const headBytes = 64
 
 // epoch is the origin of stampReader.heard: a monotonic reading, so that
 // no watchdog depends on the wall clock.
@@ -36,6 +41,9 @@ var epoch = time.Now()
 func (s *stampReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
 	s.at = time.Now()
+	if len(s.head) < headBytes {
+		s.head = append(s.head, p[:min(n, headBytes-len(s.head))]...)
+	}
 	if n > 0 {
 		s.heard.Store(int64(s.at.Sub(epoch)))
 	}
@@ -99,7 +107,7 @@ func newSSEReader(r io.Reader, size int) *sseReader {
 }
 
 func (s *sseReader) reset(r io.Reader) {
-	s.src.r, s.src.at = r, time.Time{}
+	s.src.r, s.src.at, s.src.head = r, time.Time{}, s.src.head[:0]
 	s.br.Reset(&s.src)
 	s.long = s.long[:0]
 	s.data = s.data[:0]

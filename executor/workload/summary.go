@@ -2,6 +2,7 @@ package workload
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -306,8 +307,20 @@ func (s *Summary) Close(d time.Duration) Stats {
 	slices.SortFunc(st.Errors, func(a, b ErrorCount) int {
 		return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Message, b.Message))
 	})
+	if len(st.Errors) > maxDistinctErrors {
+		other := ErrorCount{}
+		for _, e := range st.Errors[maxDistinctErrors:] {
+			other.Count += e.Count
+		}
+		other.Message = fmt.Sprintf("%d other distinct reasons", len(st.Errors)-maxDistinctErrors)
+		st.Errors = append(st.Errors[:maxDistinctErrors], other)
+	}
 	return st
 }
+
+// maxDistinctErrors is how many distinct failure reasons a step keeps; a
+// server that fails each request its own way has the rest counted as one.
+const maxDistinctErrors = 20
 
 // distribution sorts xs in place and summarizes it.
 func distribution(xs []time.Duration, percentiles []float64) Distribution {

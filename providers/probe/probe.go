@@ -20,6 +20,7 @@ import (
 	"unicode"
 
 	"github.com/benchform/benchform/engines"
+	"github.com/benchform/benchform/internal/jsonerror"
 	"github.com/benchform/benchform/internal/safetext"
 )
 
@@ -67,7 +68,7 @@ type Result struct {
 func Check(ctx context.Context, o Options) Result {
 	e := o.Engine
 	if e.Health != "" {
-		code, _, err := get(ctx, o, e.Health)
+		code, _, err := get(ctx, o, e.Health, 4<<10)
 		switch {
 		case err != nil:
 			return Result{Unreachable: true, Status: e.Health + ": " + err.Error()}
@@ -76,8 +77,10 @@ func Check(ctx context.Context, o Options) Result {
 			return Result{Status: fmt.Sprintf("%s answered %d", e.Health, code)}
 		}
 	}
-	code, body, err := get(ctx, o, e.Models)
+	code, body, err := get(ctx, o, e.Models, maxModelList)
 	switch {
+	case errors.Is(err, errTooLarge):
+		return Result{Fatal: true, Status: fmt.Sprintf("%s: the model list is over the %d MiB benchform reads", e.Models, maxModelList>>20)}
 	case err != nil:
 		return Result{Unreachable: true, Status: e.Models + ": " + err.Error()}
 	case code == http.StatusUnauthorized || code == http.StatusForbidden:
@@ -91,7 +94,7 @@ func Check(ctx context.Context, o Options) Result {
 		} `json:"data"`
 	}
 	if err := json.Unmarshal(body, &list); err != nil {
-		return Result{Status: e.Models + ": field data: not an OpenAI model list"}
+		return Result{Status: fmt.Sprintf("%s: not an OpenAI model list: %s", e.Models, jsonerror.Describe(err))}
 	}
 	var r Result
 	for _, m := range list.Data {
@@ -106,11 +109,14 @@ func Check(ctx context.Context, o Options) Result {
 	case len(r.Models) == 0:
 		r.Status = e.Models + " lists no model yet"
 	default:
-		quoted := make([]string, len(r.Models))
 		sorted := append([]string(nil), r.Models...)
 		sort.Strings(sorted)
-		for i, m := range sorted {
-			quoted[i] = strconv.Quote(m)
+		var quoted []string
+		for _, m := range sorted[:min(len(sorted), shownModels)] {
+			quoted = append(quoted, strconv.Quote(m))
+		}
+		if len(sorted) > shownModels {
+			quoted = append(quoted, fmt.Sprintf("and %d more", len(sorted)-shownModels))
 		}
 		r.Fatal = true
 		r.Status = fmt.Sprintf("does not serve model %q; it serves %s", o.Model, strings.Join(quoted, ", "))
@@ -127,7 +133,7 @@ func Version(ctx context.Context, o Options) string {
 	if v.Path == "" {
 		return ""
 	}
-	code, body, err := get(ctx, o, v.Path)
+	code, body, err := get(ctx, o, v.Path, 64<<10)
 	if err != nil || code != http.StatusOK {
 		return ""
 	}
@@ -201,7 +207,7 @@ func Pull(ctx context.Context, o Options, progress func(string)) error {
 		if err := dec.Decode(&line); err == io.EOF {
 			break
 		} else if err != nil {
-			return fmt.Errorf("pull %s: %s: %w", o.Model, path, plainError(err))
+			return fmt.Errorf("pull %s: %s: %s", o.Model, path, jsonerror.Describe(plainError(err)))
 		}
 		if line.Error != "" {
 			return fmt.Errorf("pull %s: %s", o.Model, safetext.Line(line.Error))
@@ -241,9 +247,20 @@ func plainError(err error) error {
 	return err
 }
 
-// get makes one GET. Its errors leave out the URL, which the caller
+// maxModelList bounds the model list read: generous, for servers that
+// list thousands of models, yet bounded.
+const maxModelList = 16 << 20
+
+// shownModels is how many listed models an error names.
+const shownModels = 20
+
+// errTooLarge is get's error for a body over its bound.
+var errTooLarge = errors.New("answer too large")
+
+// get makes one GET and reads at most limit bytes of the answer; a longer
+// one is errTooLarge. Its errors leave out the URL, which the caller
 // already names and which may carry credentials.
-func get(ctx context.Context, o Options, path string) (int, []byte, error) {
+func get(ctx context.Context, o Options, path string, limit int64) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(o.BaseURL, "/")+path, nil)
 	if err != nil {
 		return 0, nil, errors.New("invalid server address")
@@ -277,6 +294,9 @@ func get(ctx context.Context, o Options, path string) (int, []byte, error) {
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err == nil && int64(len(body)) > limit {
+		err = errTooLarge
+	}
 	return resp.StatusCode, body, err
 }

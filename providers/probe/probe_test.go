@@ -3,8 +3,10 @@ package probe
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -57,7 +59,13 @@ func TestCheck(t *testing.T) {
 		{"no /health where it is required", server(404, list, ""), "", Options{Model: "qwen"}, Result{Status: "/health answered 404"}},
 		{"model not served", server(200, list, ""), "", Options{Model: "mistral"}, Result{Fatal: true, Status: `does not serve model "mistral"; it serves "llama", "qwen"`, Models: []string{"llama", "qwen"}}},
 		{"no model yet", server(200, `{"data":[]}`, ""), "", Options{Model: "qwen"}, Result{Status: "/v1/models lists no model yet"}},
-		{"not a model list", server(200, `[1]`, ""), "", Options{Model: "qwen"}, Result{Status: "/v1/models: field data: not an OpenAI model list"}},
+		{"not a model list", server(200, `[1]`, ""), "", Options{Model: "qwen"}, Result{Status: "/v1/models: not an OpenAI model list: got a JSON array, want an object"}},
+		{"a model list past 1 MiB", server(200, bigList(40_000, "qwen"), ""), "", Options{Model: "qwen"}, Result{Ready: true, Model: "qwen", Models: bigModels(40_000, "qwen")}},
+		{"a model list past 16 MiB", server(200, `{"data":[{"id":"`+strings.Repeat("q", 17<<20)+`"}]}`, ""), "", Options{Model: "qwen"},
+			Result{Fatal: true, Status: "/v1/models: the model list is over the 16 MiB benchform reads"}},
+		{"a long list without the model", server(200, bigList(25, ""), ""), "", Options{Model: "qwen"},
+			Result{Fatal: true, Status: `does not serve model "qwen"; it serves "model-00000", "model-00001", "model-00002", "model-00003", "model-00004", "model-00005", "model-00006", "model-00007", "model-00008", "model-00009", "model-00010", "model-00011", "model-00012", "model-00013", "model-00014", "model-00015", "model-00016", "model-00017", "model-00018", "model-00019", and 5 more`,
+				Models: bigModels(25, "")}},
 		{"key refused", server(200, list, "right"), "", Options{Model: "qwen", APIKey: "wrong"}, Result{Fatal: true, Status: "refuses the API key (/v1/models answered 401)"}},
 		{"key accepted", server(200, list, "right"), "", Options{Model: "qwen", APIKey: "right"}, Result{Ready: true, Model: "qwen", Models: []string{"llama", "qwen"}}},
 	}
@@ -183,4 +191,33 @@ func TestVersion(t *testing.T) {
 			t.Errorf("%s: Version = %q, want %q", tt.engine, got, tt.want)
 		}
 	}
+}
+
+// bigModels is n model ids, and last after them when it is not empty,
+// sorted as Check sorts them.
+func bigModels(n int, last string) []string {
+	var ids []string
+	for i := range n {
+		ids = append(ids, fmt.Sprintf("model-%05d", i))
+	}
+	if last != "" {
+		ids = append(ids, last)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+// bigList is an OpenAI model list of bigModels(n, last), about 25 bytes
+// a model.
+func bigList(n int, last string) string {
+	var b strings.Builder
+	b.WriteString(`{"data":[`)
+	for i, id := range bigModels(n, last) {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"id":%q}`, id)
+	}
+	b.WriteString("]}")
+	return b.String()
 }

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/benchform/benchform/internal/jsonerror"
 	"github.com/benchform/benchform/internal/safetext"
 )
 
@@ -317,16 +318,7 @@ func (c *Client) decode(endpoint string, data []byte, out any) error {
 		return nil
 	}
 	if err := json.Unmarshal(data, out); err != nil {
-		var te *json.UnmarshalTypeError
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &te) && te.Field != "":
-			return fmt.Errorf("runpod: %s: field %s: got a JSON %s, want %s", endpoint, te.Field, te.Value, te.Type)
-		case errors.As(err, &se):
-			return fmt.Errorf("runpod: %s: response is not JSON (at byte %d)", endpoint, se.Offset)
-		default:
-			return fmt.Errorf("runpod: %s: response does not match the API: %s", endpoint, c.redact(err.Error()))
-		}
+		return fmt.Errorf("runpod: %s: response does not match the API: %s", endpoint, c.redact(jsonerror.Describe(err)))
 	}
 	return nil
 }

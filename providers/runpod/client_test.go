@@ -181,7 +181,7 @@ func TestClientErrors(t *testing.T) {
 				_, err := c.GetPod(context.Background(), "abc123")
 				return err
 			},
-			wantErr: "runpod: GET /v2/pods/abc123: field runtime.ports: got a JSON string, want []runpod.RuntimePort",
+			wantErr: "runpod: GET /v2/pods/abc123: response does not match the API: field runtime.ports: got a JSON string, want an array",
 		},
 		{
 			name:   "a pod without id",
@@ -199,7 +199,7 @@ func TestClientErrors(t *testing.T) {
 				_, err := c.ListPods(context.Background())
 				return err
 			},
-			wantErr: "runpod: GET /v2/pods: response is not JSON (at byte 1)",
+			wantErr: "runpod: GET /v2/pods: response does not match the API: not JSON (at byte 1)",
 		},
 		{
 			name:   "the key echoed by the server is hidden",
