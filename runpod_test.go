@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/benchform/benchform/providers/runpod"
 	"github.com/benchform/benchform/providers/runpod/runpodtest"
 	"github.com/benchform/benchform/providers/simulated"
@@ -463,5 +465,30 @@ scenario "chat" {
 	}
 	if code, dout, derr := benchform(t, "destroy", "-auto-approve", dir); code != exitOK || len(fake.Pods()) != 0 {
 		t.Errorf("destroy: %d\n%s\n%s", code, dout, derr)
+	}
+}
+
+// TestRunpodExamplePlan plans examples/runpod with a second GPU type
+// against the fake RunPod: a pod and a server per GPU type and engine,
+// each with its price bound, and the matrix's total.
+func TestRunpodExamplePlan(t *testing.T) {
+	fakeRunpod(t)
+	db := filepath.Join(t.TempDir(), "benchform.db")
+	code, out, errOut := benchform(t, "plan", "-state", db, "-var", `gpus={h100=["NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe"], l40s=["NVIDIA L40S"]}`, "examples/runpod")
+	if code != exitOK {
+		t.Fatalf("plan: %d\n%s", code, errOut)
+	}
+	golden := "testdata/plan/runpod-matrix.golden"
+	if *update {
+		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), out); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
 	}
 }

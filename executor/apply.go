@@ -340,7 +340,29 @@ func uniqueName(addr lang.Addr) string {
 	if _, err := rand.Read(b); err != nil {
 		panic(err) // crypto/rand does not fail on supported platforms
 	}
-	return fmt.Sprintf("benchform-%s-%s-%s", addr.Kind, strings.ReplaceAll(addr.Name, "_", "-"), hex.EncodeToString(b))
+	name := strings.ReplaceAll(addr.Name, "_", "-")
+	if key := nameSafe(addr.Key); key != "" {
+		name += "-" + key
+	}
+	return fmt.Sprintf("benchform-%s-%s-%s", addr.Kind, name, hex.EncodeToString(b))
+}
+
+// nameSafe keeps what a provider's names allow of an instance key:
+// letters, digits and dashes, the rest dashes, at most 32 characters.
+func nameSafe(key string) string {
+	var b strings.Builder
+	for _, r := range strings.Trim(key, `"`) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+		if b.Len() >= 32 {
+			break
+		}
+	}
+	return strings.Trim(b.String(), "-")
 }
 
 func addrStrings(addrs []lang.Addr) []string {

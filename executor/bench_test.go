@@ -59,8 +59,8 @@ func BenchmarkPlan1000(b *testing.B) {
 			opts := Options{Config: cfg, State: store, Providers: map[string]providers.Provider{"simulated": fake}}
 			if applied {
 				targets := make([]lang.Addr, 0, len(cfg.Servers))
-				for name := range cfg.Servers {
-					targets = append(targets, lang.Addr{Kind: lang.KindServer, Name: name})
+				for addr := range cfg.Servers {
+					targets = append(targets, addr)
 				}
 				o := opts
 				o.Targets = targets

@@ -77,7 +77,7 @@ func (e *Executor) bills(provider string) bool {
 // configuration no longer declares it.
 func (e *Executor) podTTL(addr lang.Addr, stored cty.Value) time.Duration {
 	v := attrOf(stored, providers.AttrTTL)
-	if e.opts.Config != nil && e.opts.Config.Pods[addr.Name] != nil {
+	if e.opts.Config != nil && e.opts.Config.Pods[addr] != nil {
 		if cv, diags := e.opts.Config.Decode(addr, lang.NewScope()); !diags.HasErrors() && cv.IsKnown() {
 			v = attrOf(cv, providers.AttrTTL)
 		}
@@ -118,7 +118,7 @@ func (e *Executor) expiry(plan *Plan, addr lang.Addr) string {
 			return fmt.Sprintf("it has run for %s, past its ttl of %s", roundAge(b.Age(plan.Now)), b.TTL)
 		}
 	case lang.KindServer:
-		if s := e.opts.Config.Servers[addr.Name]; s != nil && s.Pod != nil {
+		if s := e.opts.Config.Servers[addr]; s != nil && s.Pod != nil {
 			if _, ok := plan.expiring[*s.Pod]; ok {
 				return fmt.Sprintf("%s, where it runs, is past its ttl and is destroyed", s.Pod)
 			}

@@ -178,7 +178,7 @@ func (a *applier) pricePerHour(server lang.Addr) float64 {
 			return p
 		}
 	}
-	s := a.opts.Config.Servers[server.Name]
+	s := a.opts.Config.Servers[server]
 	if s == nil || s.Pod == nil {
 		return 0
 	}

@@ -22,7 +22,7 @@ func decodeForProvider(cfg *lang.Config, addr lang.Addr, scope *lang.Scope) (cty
 	attrs := config.AsValueMap()
 	switch addr.Kind {
 	case lang.KindPod:
-		if !cfg.Pods[addr.Name].Schema().Pods.RunsServer {
+		if !cfg.Pods[addr].Schema().Pods.RunsServer {
 			return config, diags
 		}
 		placed := cty.NullVal(cty.DynamicPseudoType)
@@ -33,7 +33,7 @@ func decodeForProvider(cfg *lang.Config, addr lang.Addr, scope *lang.Scope) (cty
 		}
 		attrs[providers.AttrServer] = placed
 	case lang.KindServer:
-		s := cfg.Servers[addr.Name]
+		s := cfg.Servers[addr]
 		pod := cty.NullVal(cty.DynamicPseudoType)
 		if s.Pod != nil {
 			if v, ok := scope.Get(*s.Pod); ok {

@@ -256,11 +256,11 @@ func (e *Executor) checkTargets() hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	for flag, addrs := range map[string][]lang.Addr{"-target": e.opts.Targets, "-replace": e.opts.Replace} {
 		for _, a := range addrs {
-			if !a.Kind.IsResource() || e.opts.Config.Resource(a) == nil {
+			if !a.Kind.IsResource() || len(e.opts.Config.Instances(a)) == 0 {
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
 					Summary:  "Invalid " + flag + " address",
-					Detail:   fmt.Sprintf("The configuration declares no resource %s. %s takes the address of a pod, server or scenario, such as scenario.chat.", a, flag),
+					Detail:   fmt.Sprintf("The configuration declares no resource %s. %s takes the address of a pod, server or scenario, such as scenario.chat, or of one instance, such as server.llm[\"vllm\"].", a, flag),
 				})
 			}
 		}
@@ -279,18 +279,28 @@ func (e *Executor) inTargets() map[lang.Addr]bool {
 		}
 		return out
 	}
+	var visit func(lang.Addr)
+	visit = func(a lang.Addr) {
+		if out[a] {
+			return
+		}
+		out[a] = true
+		for _, d := range cfg.DependsOn(a) {
+			visit(d)
+		}
+	}
 	for _, t := range e.opts.Targets {
-		out[t] = true
-		for _, d := range cfg.Graph().ResourceDeps(t) {
-			out[d] = true
+		for _, a := range cfg.Instances(t) {
+			visit(a)
 		}
 	}
 	return out
 }
 
+// forced reports whether -replace names addr or its block.
 func (e *Executor) forced(addr lang.Addr) bool {
 	for _, a := range e.opts.Replace {
-		if a == addr {
+		if a == addr || a == addr.Block() {
 			return true
 		}
 	}
@@ -320,7 +330,7 @@ func (e *Executor) planConfig(ctx context.Context, plan *Plan, stored map[lang.A
 		if ch == nil {
 			continue
 		}
-		for _, dep := range cfg.Graph().ResourceDeps(addr) {
+		for _, dep := range cfg.DependsOn(addr) {
 			if covered[dep] && !ch.expired {
 				ch.DependsOn = append(ch.DependsOn, dep)
 			}
@@ -379,7 +389,7 @@ func (e *Executor) planResource(ctx context.Context, plan *Plan, addr lang.Addr,
 	// A server waits for its pod: when the pod changes, its container
 	// restarts and the server must be waited for again.
 	podChanges := ""
-	if s := cfg.Servers[addr.Name]; addr.Kind == lang.KindServer && s.Pod != nil {
+	if s := cfg.Servers[addr]; addr.Kind == lang.KindServer && s.Pod != nil {
 		if pc := planned[*s.Pod]; pc != nil && pc.Action != NoOp {
 			podChanges = s.Pod.String()
 		}
@@ -536,7 +546,7 @@ func (e *Executor) planScenario(plan *Plan, addr lang.Addr, row *state.Resource,
 			})
 		}
 	}
-	sc := cfg.Scenarios[addr.Name]
+	sc := cfg.Scenarios[addr]
 	ch := &Change{Addr: addr, Servers: sc.Servers, config: config, configHash: hashValue(config), row: row, Sensitive: sensitiveAttrs(config)}
 	ch.After, _ = redact(scenarioObject(config, sc.Servers))
 
@@ -661,6 +671,9 @@ func (e *Executor) planDeletes(plan *Plan, stored map[lang.Addr]*state.Resource,
 	for addr := range selected {
 		row := stored[addr]
 		ch := &Change{Addr: addr, Action: Delete, Provider: row.Provider, row: row}
+		if !plan.Destroy {
+			ch.Reasons = append(ch.Reasons, e.opts.Config.RemovalReason(addr))
+		}
 		ch.Before, _ = decodeValue(row.Attributes)
 		if rr, ok := refreshed[addr]; ok {
 			ch.prior = rr.prior
@@ -706,9 +719,9 @@ func (e *Executor) providerName(addr lang.Addr) string {
 	cfg := e.opts.Config
 	switch addr.Kind {
 	case lang.KindPod:
-		return cfg.Pods[addr.Name].Provider
+		return cfg.Pods[addr].Provider
 	case lang.KindServer:
-		return cfg.ServerProvider(cfg.Servers[addr.Name])
+		return cfg.ServerProvider(cfg.Servers[addr])
 	}
 	return ""
 }
@@ -751,7 +764,7 @@ func (e *Executor) errorRange(addr lang.Addr, err error) *hcl.Range {
 			target, path = servers[0].Addr, path[1:]
 		}
 	case addr.Kind == lang.KindServer && path[0] == providers.AttrPod && len(path) > 1:
-		if s := cfg.Servers[addr.Name]; s != nil && s.Pod != nil {
+		if s := cfg.Servers[addr]; s != nil && s.Pod != nil {
 			target, path = *s.Pod, path[1:]
 		}
 	}

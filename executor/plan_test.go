@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -705,5 +706,85 @@ scenario "chat" {
 	}
 	if rows, _ := h.store.Resources(); len(rows) != 1 || rows[0].Address != "scenario.chat" {
 		t.Errorf("state after the apply: %+v", rows)
+	}
+}
+
+// TestInstanceTransitions applies servers with count and for_each, changes
+// their keys, and checks that only the instances whose key came or went
+// change, each removal saying why.
+func TestInstanceTransitions(t *testing.T) {
+	matrix := func(repeat string) string {
+		return `
+server "llm" {
+  ` + repeat + `
+  engine = "simulated"
+  model  = "m"
+}
+`
+	}
+	tests := []struct {
+		name          string
+		before, after string
+		want          map[string]string
+		reasons       map[string]string
+	}{
+		{
+			name: "a key added creates only it", before: `for_each = toset(["a", "b"])`, after: `for_each = toset(["a", "b", "c"])`,
+			want: map[string]string{`server.llm["a"]`: "no-op", `server.llm["b"]`: "no-op", `server.llm["c"]`: "+"},
+		},
+		{
+			name: "a key removed deletes only it", before: `for_each = toset(["a", "b"])`, after: `for_each = toset(["a"])`,
+			want:    map[string]string{`server.llm["a"]`: "no-op", `server.llm["b"]`: "-"},
+			reasons: map[string]string{`server.llm["b"]`: "its key was removed from for_each"},
+		},
+		{
+			name: "a key renamed: the old goes, the new comes", before: `for_each = toset(["a", "b"])`, after: `for_each = toset(["a", "bb"])`,
+			want:    map[string]string{`server.llm["a"]`: "no-op", `server.llm["b"]`: "-", `server.llm["bb"]`: "+"},
+			reasons: map[string]string{`server.llm["b"]`: "its key was removed from for_each"},
+		},
+		{
+			name: "keys reordered change nothing", before: `for_each = { x = 1, y = 2 }`, after: `for_each = { y = 2, x = 1 }`,
+			want: map[string]string{`server.llm["x"]`: "no-op", `server.llm["y"]`: "no-op"},
+		},
+		{
+			name: "count shrinks: the last indexes go", before: `count = 3`, after: `count = 1`,
+			want:    map[string]string{"server.llm[0]": "no-op", "server.llm[1]": "-", "server.llm[2]": "-"},
+			reasons: map[string]string{"server.llm[2]": "its index is out of range for count (now 1)"},
+		},
+		{
+			name: "count grows", before: `count = 1`, after: `count = 2`,
+			want: map[string]string{"server.llm[0]": "no-op", "server.llm[1]": "+"},
+		},
+		{
+			name: "for_each added to a single block", before: ``, after: `for_each = toset(["a"])`,
+			want:    map[string]string{"server.llm": "-", `server.llm["a"]`: "+"},
+			reasons: map[string]string{"server.llm": "server.llm now has for_each"},
+		},
+		{
+			name: "count removed", before: `count = 1`, after: ``,
+			want:    map[string]string{"server.llm[0]": "-", "server.llm": "+"},
+			reasons: map[string]string{"server.llm[0]": "server.llm no longer has count or for_each"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, matrix(tt.before))
+			h.apply(nil)
+			h.write(matrix(tt.after))
+			p := h.plan(nil)
+			if diff := cmp.Diff(tt.want, actions(p)); diff != "" {
+				t.Errorf("actions (-want +got):\n%s", diff)
+			}
+			for addr, reason := range tt.reasons {
+				a, _ := lang.ParseAddr(addr)
+				if c := p.Change(a); c == nil || !slices.Contains(c.Reasons, reason) {
+					t.Errorf("%s: reasons %v, want %q", addr, c, reason)
+				}
+			}
+			h.apply(nil)
+			if p := h.plan(nil); p.HasChanges() {
+				t.Errorf("after apply the plan still has changes: %v", actions(p))
+			}
+		})
 	}
 }

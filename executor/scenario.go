@@ -216,7 +216,7 @@ func (a *applier) requestOptions(c *Change, spec lang.ScenarioSpec, server lang.
 // engine is the engine a configured server runs; an address the
 // configuration no longer declares gets the generic OpenAI-compatible one.
 func (a *applier) engine(server lang.Addr) *engines.Engine {
-	if s := a.opts.Config.Servers[server.Name]; s != nil && s.Engine != nil {
+	if s := a.opts.Config.Servers[server]; s != nil && s.Engine != nil {
 		return s.Engine
 	}
 	return engines.Generic()

@@ -21,10 +21,22 @@ type Config struct {
 	Variables map[string]*Variable
 	Locals    map[string]*Local
 	Providers map[string]*Provider
-	Pods      map[string]*Pod
-	Servers   map[string]*Server
-	Scenarios map[string]*Scenario
+	// Pods, Servers and Scenarios hold every instance of the pod, server
+	// and scenario blocks by address: the block itself when it has
+	// neither count nor for_each, else one per index or key.
+	Pods      map[Addr]*Pod
+	Servers   map[Addr]*Server
+	Scenarios map[Addr]*Scenario
 	Outputs   map[string]*Output
+
+	// pods, servers and scenarios are the blocks as declared, by name.
+	pods      map[string]*Pod
+	servers   map[string]*Server
+	scenarios map[string]*Scenario
+	// instances lists the instances of each block, by the block's
+	// address, in key order; a block whose count or for_each is invalid
+	// is absent.
+	instances map[Addr][]Addr
 
 	files map[string]*hcl.File
 	funcs map[string]function.Function
@@ -75,10 +87,14 @@ func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 		Variables: map[string]*Variable{},
 		Locals:    map[string]*Local{},
 		Providers: map[string]*Provider{},
-		Pods:      map[string]*Pod{},
-		Servers:   map[string]*Server{},
-		Scenarios: map[string]*Scenario{},
+		Pods:      map[Addr]*Pod{},
+		Servers:   map[Addr]*Server{},
+		Scenarios: map[Addr]*Scenario{},
 		Outputs:   map[string]*Output{},
+		pods:      map[string]*Pod{},
+		servers:   map[string]*Server{},
+		scenarios: map[string]*Scenario{},
+		instances: map[Addr][]Addr{},
 		files:     map[string]*hcl.File{},
 		funcs:     functions(dir),
 	}
@@ -128,6 +144,13 @@ func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	graph, d := cfg.buildGraph()
 	diags = append(diags, d...)
 	cfg.graph = graph
+	expanded := cfg.expand()
+	var keys hcl.Diagnostics
+	for _, n := range cfg.nodes() {
+		keys = append(keys, cfg.checkInstanceRefs(n.refs)...)
+	}
+	d = append(d, keys...)
+	diags = append(append(diags, keys...), dropCovered(expanded, d)...)
 	// Evaluation goes on after a bad reference so that the other problems
 	// are reported too; hcl's own complaint about the same expression
 	// would only repeat ours.
@@ -140,20 +163,24 @@ func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 // block.
 func (c *Config) validate() hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	for _, name := range sortedKeys(c.Pods) {
-		diags = append(diags, c.resolveProvider(c.Pods[name])...)
+	for _, a := range sortedAddrs(c.Pods) {
+		diags = append(diags, c.resolveProvider(c.Pods[a])...)
 	}
 	for _, a := range c.graph.sortedNodes() {
 		if c.graph.reachesCycle(a) {
 			continue // its value cannot be computed; the cycle is reported
 		}
+		for _, inst := range c.instances[a] {
+			switch a.Kind {
+			case KindPod:
+				diags = append(diags, c.validatePod(c.Pods[inst])...)
+			case KindServer:
+				diags = append(diags, c.validateServer(c.Servers[inst])...)
+			case KindScenario:
+				diags = append(diags, c.validateScenario(c.Scenarios[inst])...)
+			}
+		}
 		switch a.Kind {
-		case KindPod:
-			diags = append(diags, c.validatePod(c.Pods[a.Name])...)
-		case KindServer:
-			diags = append(diags, c.validateServer(c.Servers[a.Name])...)
-		case KindScenario:
-			diags = append(diags, c.validateScenario(c.Scenarios[a.Name])...)
 		case KindLocal:
 			_, d := c.evalLocal(a.Name, NewScope())
 			diags = append(diags, d...)
@@ -266,11 +293,11 @@ func (c *Config) addBlock(b *hcl.Block) hcl.Diagnostics {
 	case "provider":
 		return addNamed(c.Providers, b, decodeProviderBlock)
 	case "pod":
-		return addNamed(c.Pods, b, decodePodBlock)
+		return addNamed(c.pods, b, decodePodBlock)
 	case "server":
-		return addNamed(c.Servers, b, decodeServerBlock)
+		return addNamed(c.servers, b, decodeServerBlock)
 	case "scenario":
-		return addNamed(c.Scenarios, b, decodeScenarioBlock)
+		return addNamed(c.scenarios, b, decodeScenarioBlock)
 	case "output":
 		return addNamed(c.Outputs, b, decodeOutputBlock)
 	}
@@ -310,35 +337,74 @@ func checkDuplicate[T declared](existing map[string]T, name string, b *hcl.Block
 	}}
 }
 
-// Resource returns the pod, server or scenario at addr, or nil.
+// Resource returns the pod, server or scenario instance at addr, or nil.
 func (c *Config) Resource(addr Addr) *Resource {
 	switch addr.Kind {
 	case KindPod:
-		if p := c.Pods[addr.Name]; p != nil {
+		if p := c.Pods[addr]; p != nil {
 			return &p.Resource
 		}
 	case KindServer:
-		if s := c.Servers[addr.Name]; s != nil {
+		if s := c.Servers[addr]; s != nil {
 			return &s.Resource
 		}
 	case KindScenario:
-		if s := c.Scenarios[addr.Name]; s != nil {
+		if s := c.Scenarios[addr]; s != nil {
 			return &s.Resource
 		}
 	}
 	return nil
 }
 
-// Resources returns every pod, server and scenario in an order where each
-// comes after everything it refers to, ties broken by address.
+// block returns the pod, server or scenario block addr belongs to, as
+// declared, or nil.
+func (c *Config) block(addr Addr) *Resource {
+	switch addr.Kind {
+	case KindPod:
+		if p := c.pods[addr.Name]; p != nil {
+			return &p.Resource
+		}
+	case KindServer:
+		if s := c.servers[addr.Name]; s != nil {
+			return &s.Resource
+		}
+	case KindScenario:
+		if s := c.scenarios[addr.Name]; s != nil {
+			return &s.Resource
+		}
+	}
+	return nil
+}
+
+// Resources returns every instance of every pod, server and scenario in an
+// order where each comes after everything it refers to, ties broken by
+// address.
 func (c *Config) Resources() []Addr {
 	var out []Addr
 	for _, a := range c.graph.Order() {
 		if a.Kind.IsResource() {
-			out = append(out, a)
+			out = append(out, c.instances[a]...)
 		}
 	}
 	return out
+}
+
+// Instances returns the instances addr names: every instance of a block,
+// or the one instance an instance address names; nil when there is none.
+func (c *Config) Instances(addr Addr) []Addr {
+	if addr.Key == "" {
+		return c.instances[addr]
+	}
+	if c.Resource(addr) != nil {
+		return []Addr{addr}
+	}
+	return nil
+}
+
+// Declares reports whether the configuration declares the block addr
+// belongs to.
+func (c *Config) Declares(addr Addr) bool {
+	return c.Exists(addr.Block())
 }
 
 // Exists reports whether addr names a block of the configuration.
@@ -351,6 +417,6 @@ func (c *Config) Exists(addr Addr) bool {
 	case KindOutput:
 		return c.Outputs[addr.Name] != nil
 	default:
-		return c.Resource(addr) != nil
+		return c.block(addr) != nil
 	}
 }

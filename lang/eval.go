@@ -17,10 +17,18 @@ import (
 type Scope struct {
 	mu     sync.RWMutex
 	values map[Addr]cty.Value
+	// addresses makes every pod and server instance evaluate to its
+	// address, so that an argument naming a pod or servers
+	// (pod = pod.gpu[each.key], server = values(server.llm)) evaluates to
+	// the addresses it names.
+	addresses bool
 }
 
 // NewScope returns an empty scope.
 func NewScope() *Scope { return &Scope{values: map[Addr]cty.Value{}} }
+
+// addressScope returns a scope in which instances are their addresses.
+func addressScope() *Scope { return &Scope{values: map[Addr]cty.Value{}, addresses: true} }
 
 // Set records the value other blocks see for addr.
 func (s *Scope) Set(addr Addr, v cty.Value) {
@@ -43,12 +51,13 @@ func (s *Scope) Get(addr Addr) (cty.Value, bool) {
 // arguments, not listed here.
 var serverComputed = map[string]cty.Type{providers.AttrID: cty.String}
 
-// ObjectType returns the type of the value references to addr evaluate to.
+// ObjectType returns the type of the value references to the instance at
+// addr evaluate to.
 func (c *Config) ObjectType(addr Addr) cty.Type {
 	r := c.Resource(addr)
 	switch addr.Kind {
 	case KindPod:
-		return r.ObjectType(c.Pods[addr.Name].Schema().PodComputed)
+		return r.ObjectType(c.Pods[addr].Schema().PodComputed)
 	case KindServer:
 		return r.ObjectType(serverComputed)
 	default:
@@ -85,8 +94,9 @@ func (c *Config) Object(addr Addr, config, computed cty.Value) cty.Value {
 
 // evalContext builds the context for expressions with the given references:
 // every variable, the locals and resources referred to (locals evaluated on
-// the way), and the functions.
-func (c *Config) evalContext(refs []reference, s *Scope) (*hcl.EvalContext, hcl.Diagnostics) {
+// the way), the functions, and, for an instance of a block with count or
+// for_each (inst; nil elsewhere), count.index or each.key and each.value.
+func (c *Config) evalContext(refs []reference, s *Scope, inst *Resource) (*hcl.EvalContext, hcl.Diagnostics) {
 	vars := make(map[string]cty.Value, len(c.Variables))
 	for name, v := range c.Variables {
 		vars[name] = v.Value
@@ -102,13 +112,10 @@ func (c *Config) evalContext(refs []reference, s *Scope) (*hcl.EvalContext, hcl.
 	for _, ref := range refs {
 		switch ref.addr.Kind {
 		case KindPod, KindServer:
-			if c.Resource(ref.addr) == nil {
+			if c.block(ref.addr) == nil {
 				continue // reported by Load as an undeclared reference
 			}
-			v, ok := s.Get(ref.addr)
-			if !ok {
-				v = cty.UnknownVal(c.ObjectType(ref.addr))
-			}
+			v := c.blockValue(ref.addr, s)
 			if ref.addr.Kind == KindPod {
 				pods[ref.addr.Name] = v
 			} else {
@@ -125,19 +132,104 @@ func (c *Config) evalContext(refs []reference, s *Scope) (*hcl.EvalContext, hcl.
 	ctx.Variables["pod"] = cty.ObjectVal(pods)
 	ctx.Variables["server"] = cty.ObjectVal(servers)
 	ctx.Variables["local"] = cty.ObjectVal(locals)
+	if inst != nil && inst.repeat != nil && inst.Addr.Key != "" {
+		key := KeyValue(inst.Addr.Key)
+		if inst.forEach {
+			value, d := c.eachValue(inst, s)
+			diags = append(diags, d...)
+			ctx.Variables["each"] = cty.ObjectVal(map[string]cty.Value{"key": key, "value": value})
+		} else {
+			ctx.Variables["count"] = cty.ObjectVal(map[string]cty.Value{"index": key})
+		}
+	}
 	return ctx, diags
+}
+
+// instanceValue is what a reference to one instance sees in scope s: its
+// address in an address scope, else its value, unknown until planned.
+func (c *Config) instanceValue(addr Addr, s *Scope) cty.Value {
+	if s.addresses {
+		return cty.StringVal(addr.String())
+	}
+	if v, ok := s.Get(addr); ok {
+		return v
+	}
+	return cty.UnknownVal(c.ObjectType(addr))
+}
+
+// blockValue is what a reference to a pod or server block sees: its one
+// instance, a tuple of its count instances, or an object of its for_each
+// instances by key. A block whose instances are not known (its count or
+// for_each is invalid) is unknown.
+func (c *Config) blockValue(block Addr, s *Scope) cty.Value {
+	decl := c.block(block)
+	insts, expanded := c.instances[block]
+	switch {
+	case !expanded:
+		return cty.DynamicVal
+	case decl.repeat == nil:
+		return c.instanceValue(block, s)
+	case !decl.forEach:
+		if len(insts) == 0 {
+			return cty.EmptyTupleVal
+		}
+		vals := make([]cty.Value, len(insts))
+		for i, a := range insts {
+			vals[i] = c.instanceValue(a, s)
+		}
+		return cty.TupleVal(vals)
+	default:
+		vals := make(map[string]cty.Value, len(insts))
+		for _, a := range insts {
+			vals[KeyValue(a.Key).AsString()] = c.instanceValue(a, s)
+		}
+		return cty.ObjectVal(vals)
+	}
+}
+
+// eachValue is each.value of a for_each instance: the element of the
+// for_each map under its key, or the key itself for a set. The for_each
+// expression is evaluated in s, so that a map of pods or servers gives
+// their values when they are known, and their addresses in an address
+// scope.
+func (c *Config) eachValue(inst *Resource, s *Scope) (cty.Value, hcl.Diagnostics) {
+	key := KeyValue(inst.Addr.Key)
+	ctx, diags := c.evalContext(inst.repeatRefs, s, nil)
+	v, d := inst.repeat.Expr.Value(ctx)
+	diags = append(diags, d...)
+	v, marks := v.Unmark()
+	ty := v.Type()
+	switch {
+	case diags.HasErrors() || v.IsNull():
+		return cty.DynamicVal, diags
+	case ty.IsSetType():
+		return key.WithMarks(marks), diags
+	case !v.IsKnown():
+		return cty.DynamicVal, diags
+	case ty.IsObjectType():
+		if !ty.HasAttribute(key.AsString()) {
+			return cty.DynamicVal, diags
+		}
+		return v.GetAttr(key.AsString()).WithMarks(marks), diags
+	case ty.IsMapType():
+		if v.HasIndex(key).False() {
+			return cty.DynamicVal, diags
+		}
+		return v.Index(key).WithMarks(marks), diags
+	}
+	return cty.DynamicVal, diags
 }
 
 // evalLocal evaluates a local value and, through evalContext, the locals it
 // refers to; Load has rejected cycles, so the recursion ends.
 func (c *Config) evalLocal(name string, s *Scope) (cty.Value, hcl.Diagnostics) {
 	l := c.Locals[name]
-	ctx, diags := c.evalContext(l.refs, s)
+	ctx, diags := c.evalContext(l.refs, s, nil)
 	v, d := l.Expr.Value(ctx)
 	return v, append(diags, d...)
 }
 
-// Decode evaluates a pod, server or scenario against a scope.
+// Decode evaluates a pod, server or scenario instance against a scope.
 func (c *Config) Decode(addr Addr, s *Scope) (cty.Value, hcl.Diagnostics) {
 	r := c.Resource(addr)
 	if r == nil {
@@ -149,7 +241,7 @@ func (c *Config) Decode(addr Addr, s *Scope) (cty.Value, hcl.Diagnostics) {
 // EvalOutput evaluates an output against a scope.
 func (c *Config) EvalOutput(name string, s *Scope) (cty.Value, hcl.Diagnostics) {
 	o := c.Outputs[name]
-	ctx, diags := c.evalContext(o.refs, s)
+	ctx, diags := c.evalContext(o.refs, s, nil)
 	v, d := o.Expr.Value(ctx)
 	diags = append(diags, d...)
 	if o.Sensitive {

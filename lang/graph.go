@@ -58,6 +58,9 @@ func (c *Config) buildGraph() (*Graph, hcl.Diagnostics) {
 		diags = append(diags, n.refDiags...)
 		seen := map[Addr]bool{}
 		for _, ref := range n.refs {
+			if ref.addr.Kind == kindEach || ref.addr.Kind == kindCount {
+				continue // checked where the block is read
+			}
 			if !c.Exists(ref.addr) {
 				diags = append(diags, c.undeclaredReference(ref))
 				continue
@@ -291,12 +294,12 @@ func (g *Graph) reachesCycle(addr Addr) bool {
 // attributes would need the pod before the pod could be built.
 func (c *Config) podEdges(g *Graph) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	for _, name := range sortedKeys(c.Servers) {
-		s := c.Servers[name]
-		if s.Pod == nil || c.Pods[s.Pod.Name] == nil {
+	for _, name := range sortedKeys(c.servers) {
+		s := c.servers[name]
+		if s.podBlock == nil || c.pods[s.podBlock.Name] == nil {
 			continue
 		}
-		pod := *s.Pod
+		pod := *s.podBlock
 		for _, ref := range s.refs {
 			switch {
 			case ref.addr == pod && (s.podAttr == nil || !s.podAttr.Expr.Range().Overlaps(ref.rng)):

@@ -130,7 +130,7 @@ func (c *Config) DecodeProvider(name string) (cty.Value, hcl.Diagnostics) {
 		}
 		return cty.NullVal(hcldec.ImpliedType(attributeSpecs(s.Provider))), nil
 	}
-	ctx, diags := c.evalContext(p.refs, NewScope())
+	ctx, diags := c.evalContext(p.refs, NewScope(), nil)
 	v, d := hcldec.Decode(p.body, p.spec, ctx)
 	return v, append(diags, d...)
 }

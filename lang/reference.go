@@ -2,17 +2,31 @@ package lang
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+	"strings"
 
 	"github.com/agext/levenshtein"
 	"github.com/hashicorp/hcl/v2"
 )
 
-// reference is one mention of another block inside an expression.
+// reference is one mention of another block inside an expression, or of
+// the instance being evaluated (each, count).
 type reference struct {
+	// addr is the block referred to, without a key.
 	addr Addr
-	rng  hcl.Range
+	// key is the instance key, where the reference indexes the block with
+	// a literal key: pod.gpu[0], server.llm["vllm"].
+	key string
+	rng hcl.Range
 }
+
+// The roots of references to the instance being evaluated: each.key and
+// each.value in a block with for_each, count.index in one with count.
+const (
+	kindEach  Kind = "each"
+	kindCount Kind = "count"
+)
 
 // node is the part of a block the graph needs.
 type node struct {
@@ -54,10 +68,19 @@ func parseReference(t hcl.Traversal) (reference, hcl.Diagnostics) {
 		kind = KindPod
 	case "server":
 		kind = KindServer
+	case "each", "count":
+		want := map[string][]string{"each": {"key", "value"}, "count": {"index"}}[root]
+		if len(t) < 2 {
+			return reference{}, invalid(fmt.Sprintf("%s is used as %s.%s.", root, root, strings.Join(want, " or "+root+".")))
+		}
+		if step, ok := t[1].(hcl.TraverseAttr); !ok || !slices.Contains(want, step.Name) {
+			return reference{}, invalid(fmt.Sprintf("%s has %s.", root, strings.Join(want, " and ")))
+		}
+		return reference{addr: Addr{Kind: Kind(root)}, rng: t[:2].SourceRange()}, nil
 	case "scenario", "output":
 		return reference{}, invalid(fmt.Sprintf("A %s cannot be referred to from an expression; only var, local, pod and server values can.", root))
 	default:
-		return reference{}, invalid(fmt.Sprintf("There is nothing named %q to refer to. References start with var., local., pod. or server.", root))
+		return reference{}, invalid(fmt.Sprintf("There is nothing named %q to refer to. References start with var., local., pod., server., each. or count.", root))
 	}
 	if len(t) < 2 {
 		return reference{}, invalid(fmt.Sprintf("A reference to a %s needs its name, as in %s.NAME.", kind, root))
@@ -66,7 +89,15 @@ func parseReference(t hcl.Traversal) (reference, hcl.Diagnostics) {
 	if !ok {
 		return reference{}, invalid(fmt.Sprintf("A reference to a %s needs its name after a dot, as in %s.NAME.", kind, root))
 	}
-	return reference{addr: Addr{Kind: kind, Name: step.Name}, rng: t[:2].SourceRange()}, nil
+	ref := reference{addr: Addr{Kind: kind, Name: step.Name}, rng: t[:2].SourceRange()}
+	if len(t) > 2 && kind.IsResource() {
+		if idx, ok := t[2].(hcl.TraverseIndex); ok {
+			if key, err := instanceKey(idx.Key); err == nil {
+				ref.key, ref.rng = key, t[:3].SourceRange()
+			}
+		}
+	}
+	return ref, nil
 }
 
 // undeclaredReference explains a reference to a block that does not exist,
@@ -97,11 +128,11 @@ func (c *Config) names(kind Kind) []string {
 			names = append(names, n)
 		}
 	case KindPod:
-		for n := range c.Pods {
+		for n := range c.pods {
 			names = append(names, n)
 		}
 	case KindServer:
-		for n := range c.Servers {
+		for n := range c.servers {
 			names = append(names, n)
 		}
 	}
@@ -124,20 +155,20 @@ func suggest(name string, candidates []string) string {
 // nodes returns every resource, local and output with its references.
 func (c *Config) nodes() []node {
 	var out []node
-	for _, p := range c.Pods {
+	for _, p := range c.pods {
 		out = append(out, p.node())
 	}
-	for _, s := range c.Servers {
+	for _, s := range c.servers {
 		out = append(out, s.node())
 	}
-	for _, s := range c.Scenarios {
+	for _, s := range c.scenarios {
 		out = append(out, s.node())
 	}
 	for _, l := range c.Locals {
-		out = append(out, node{addr: Addr{KindLocal, l.Name}, rng: l.DeclRange, refs: l.refs, refDiags: l.refDiags})
+		out = append(out, node{addr: Addr{Kind: KindLocal, Name: l.Name}, rng: l.DeclRange, refs: l.refs, refDiags: l.refDiags})
 	}
 	for _, o := range c.Outputs {
-		out = append(out, node{addr: Addr{KindOutput, o.Name}, rng: o.DeclRange, refs: o.refs, refDiags: o.refDiags})
+		out = append(out, node{addr: Addr{Kind: KindOutput, Name: o.Name}, rng: o.DeclRange, refs: o.refs, refDiags: o.refDiags})
 	}
 	return out
 }
@@ -151,6 +182,6 @@ func (c *Config) node(addr Addr) node {
 		o := c.Outputs[addr.Name]
 		return node{addr: addr, rng: o.DeclRange, refs: o.refs}
 	default:
-		return c.Resource(addr).node()
+		return c.block(addr).node()
 	}
 }

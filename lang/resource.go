@@ -1,6 +1,7 @@
 package lang
 
 import (
+	"fmt"
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
@@ -11,6 +12,8 @@ import (
 
 // Resource is what pods, servers and scenarios share: an address, a place
 // in the files, and a body evaluated once the values it refers to are known.
+// A block with count or for_each is declared once and has one Resource per
+// instance, each with its key in Addr; they share the block's body.
 type Resource struct {
 	Addr      Addr
 	DeclRange hcl.Range
@@ -23,6 +26,15 @@ type Resource struct {
 	// refDiags are problems found while reading references; they are
 	// reported once, by Load.
 	refDiags hcl.Diagnostics
+
+	// repeat is the block's count or for_each argument, nil when it has
+	// neither; forEach says which. repeatRefs are its references.
+	repeat     *hcl.Attribute
+	forEach    bool
+	repeatRefs []reference
+	// coarseRefs are the blocks referred to outside the arguments that
+	// name a pod or servers, whose every instance an instance depends on.
+	coarseRefs map[Addr]bool
 }
 
 func (r *Resource) declRange() hcl.Range { return r.DeclRange }
@@ -36,16 +48,47 @@ func (r *Resource) node() node {
 // blocks by reference, and the rest, decoded later with spec.
 func newResource(kind Kind, b *hcl.Block, spec hcldec.ObjectSpec, statics, refAttrs []string) (*Resource, map[string]*hcl.Attribute, hcl.Diagnostics) {
 	r := &Resource{
-		Addr:      Addr{Kind: kind, Name: b.Labels[0]},
-		DeclRange: hcl.RangeBetween(b.DefRange, b.LabelRanges[0]),
-		spec:      spec,
-		statics:   map[string]*hcl.Attribute{},
+		Addr:       Addr{Kind: kind, Name: b.Labels[0]},
+		DeclRange:  hcl.RangeBetween(b.DefRange, b.LabelRanges[0]),
+		spec:       spec,
+		statics:    map[string]*hcl.Attribute{},
+		coarseRefs: map[Addr]bool{},
 	}
-	schema := &hcl.BodySchema{}
+	schema := &hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "count"}, {Name: "for_each"}}}
 	for _, name := range append(append([]string{}, statics...), refAttrs...) {
 		schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: name})
 	}
 	content, rest, diags := b.Body.PartialContent(schema)
+	count, forEach := content.Attributes["count"], content.Attributes["for_each"]
+	switch {
+	case count != nil && forEach != nil:
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid combination of \"count\" and \"for_each\"",
+			Detail:   "The \"count\" and \"for_each\" arguments cannot be used together in the same block: use one of them.",
+			Subject:  forEach.NameRange.Ptr(),
+		})
+	case count != nil:
+		r.repeat = count
+	case forEach != nil:
+		r.repeat, r.forEach = forEach, true
+	}
+	if r.repeat != nil {
+		refs, d := referencesIn(r.repeat.Expr.Variables())
+		diags = append(diags, d...)
+		for _, ref := range refs {
+			if ref.addr.Kind == kindEach || ref.addr.Kind == kindCount {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid reference",
+					Detail:   fmt.Sprintf("The %q argument decides the instances, so it cannot use %s.", r.repeat.Name, ref.addr.Kind),
+					Subject:  ref.rng.Ptr(),
+				})
+				continue
+			}
+			r.repeatRefs = append(r.repeatRefs, ref)
+		}
+	}
 	r.body = rest
 	if c, _, _ := rest.PartialContent(hcldec.ImpliedSchema(spec)); c != nil {
 		r.written = c.Attributes
@@ -70,12 +113,39 @@ func newResource(kind Kind, b *hcl.Block, spec hcldec.ObjectSpec, statics, refAt
 		traversals = append(traversals, refAttr[name].Expr.Variables()...)
 	}
 	r.refs, r.refDiags = referencesIn(traversals)
+	r.refs = append(r.refs, r.repeatRefs...)
+	for _, ref := range r.refs {
+		if ref.addr.Kind.IsResource() && !within(ref.rng, refAttr) {
+			r.coarseRefs[ref.addr] = true
+		}
+	}
+	for _, ref := range r.refs {
+		if (ref.addr.Kind == kindEach && !r.forEach) || (ref.addr.Kind == kindCount && (r.repeat == nil || r.forEach)) {
+			want := map[Kind]string{kindEach: "for_each", kindCount: "count"}[ref.addr.Kind]
+			r.refDiags = append(r.refDiags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  fmt.Sprintf("Reference to %q in a block without %s", ref.addr.Kind, want),
+				Detail:   fmt.Sprintf("%s is set only in a block with the %q argument.", ref.addr.Kind, want),
+				Subject:  ref.rng.Ptr(),
+			})
+		}
+	}
 	return r, refAttr, diags
+}
+
+// within reports whether rng lies in the expression of one of attrs.
+func within(rng hcl.Range, attrs map[string]*hcl.Attribute) bool {
+	for _, a := range attrs {
+		if a.Expr.Range().Overlaps(rng) {
+			return true
+		}
+	}
+	return false
 }
 
 // decode evaluates the body against scope and adds the static attributes.
 func (c *Config) decode(r *Resource, s *Scope) (cty.Value, hcl.Diagnostics) {
-	ctx, diags := c.evalContext(r.refs, s)
+	ctx, diags := c.evalContext(r.refs, s, r)
 	val, d := hcldec.Decode(r.body, r.spec, ctx)
 	diags = append(diags, d...)
 	if val == cty.NilVal || val.IsNull() || !val.Type().IsObjectType() {
@@ -109,7 +179,7 @@ func (c *Config) staticString(r *Resource, name string) (string, *hcl.Range, hcl
 		return "", nil, nil
 	}
 	rng := a.Expr.Range()
-	ctx, diags := c.evalContext(r.refs, NewScope())
+	ctx, diags := c.evalContext(r.refs, NewScope(), r)
 	v, d := a.Expr.Value(ctx)
 	diags = append(diags, d...)
 	if diags.HasErrors() {

@@ -20,8 +20,8 @@ import (
 // servers.
 type Scenario struct {
 	Resource
-	// Servers are the servers the scenario runs against, in the order
-	// written, compared side by side.
+	// Servers are the server instances the scenario runs against, in the
+	// order written, compared side by side.
 	Servers []Addr
 
 	serverAttr *hcl.Attribute
@@ -340,25 +340,8 @@ func decodeScenarioBlock(b *hcl.Block) (*Scenario, hcl.Diagnostics) {
 			Subject:  s.DeclRange.Ptr(),
 		})
 	}
-	exprs := []hcl.Expression{s.serverAttr.Expr}
-	if list, d := hcl.ExprList(s.serverAttr.Expr); !d.HasErrors() {
-		exprs = list
-	}
-	for _, e := range exprs {
-		addr, d := referenceAttr(&hcl.Attribute{Name: "server", Expr: e, Range: e.Range()}, KindServer)
-		diags = append(diags, d...)
-		if addr != nil {
-			s.Servers = append(s.Servers, *addr)
-		}
-	}
-	if len(exprs) == 0 {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid value for \"server\"",
-			Detail:   "The list of servers is empty; name at least one.",
-			Subject:  s.serverAttr.Expr.Range().Ptr(),
-		})
-	}
+	// The servers are known once the blocks are expanded: see
+	// resolveServers.
 	return s, diags
 }
 

@@ -18,11 +18,13 @@ type Server struct {
 	// Engine is the engine the server runs, known once Load has
 	// succeeded.
 	Engine *engines.Engine
-	// Pod is the pod the server runs on, nil for an endpoint or the
-	// simulator.
+	// Pod is the pod instance the server runs on, nil for an endpoint or
+	// the simulator.
 	Pod *Addr
 
 	podAttr *hcl.Attribute
+	// podBlock is the pod block podAttr names, whichever instance.
+	podBlock *Addr
 }
 
 var simulateSpec = hcldec.ObjectSpec{
@@ -59,26 +61,40 @@ func decodeServerBlock(b *hcl.Block) (*Server, hcl.Diagnostics) {
 	r, refAttrs, diags := newResource(KindServer, b, serverSpec, []string{"engine"}, []string{"pod"})
 	s := &Server{Resource: *r, podAttr: refAttrs["pod"]}
 	if s.podAttr != nil {
-		addr, d := referenceAttr(s.podAttr, KindPod)
+		block, d := namedBlock(s.podAttr, KindPod)
 		diags = append(diags, d...)
-		s.Pod = addr
+		s.podBlock = block
 	}
 	return s, diags
 }
 
-// referenceAttr reads an argument that must be a bare reference to a block
-// of a kind, such as pod = pod.h100.
-func referenceAttr(a *hcl.Attribute, kind Kind) (*Addr, hcl.Diagnostics) {
-	t, diags := hcl.AbsTraversalForExpr(a.Expr)
-	if !diags.HasErrors() && len(t) == 2 && t.RootName() == string(kind) {
-		if step, ok := t[1].(hcl.TraverseAttr); ok {
-			return &Addr{Kind: kind, Name: step.Name}, nil
+// namedBlock reads which block of a kind an argument names, as in
+// pod = pod.h100 or pod = pod.gpu[each.key]: the argument must refer to
+// exactly one block of that kind. Which instance it names is known once
+// the blocks are expanded.
+func namedBlock(a *hcl.Attribute, kind Kind) (*Addr, hcl.Diagnostics) {
+	refs, _ := referencesIn(a.Expr.Variables())
+	var block *Addr
+	for _, ref := range refs {
+		switch {
+		case ref.addr.Kind != kind:
+		case block == nil:
+			block = &ref.addr
+		case *block != ref.addr:
+			return nil, namesNoBlock(a, kind)
 		}
 	}
-	return nil, hcl.Diagnostics{{
+	if block == nil {
+		return nil, namesNoBlock(a, kind)
+	}
+	return block, nil
+}
+
+func namesNoBlock(a *hcl.Attribute, kind Kind) hcl.Diagnostics {
+	return hcl.Diagnostics{{
 		Severity: hcl.DiagError,
 		Summary:  "Invalid reference",
-		Detail:   fmt.Sprintf("The argument %q must name a %s block, as in %s = %s.NAME.", a.Name, kind, a.Name, kind),
+		Detail:   fmt.Sprintf("The argument %q must name one %s block, as in %s = %s.NAME, or %s.NAME[KEY] for an instance.", a.Name, kind, a.Name, kind, kind),
 		Subject:  a.Expr.Range().Ptr(),
 	}}
 }
@@ -179,7 +195,7 @@ func (c *Config) validateServer(s *Server) hcl.Diagnostics {
 			notFor("served_model_name", fmt.Sprintf("%s serves the model under the name it is given", e.Name))
 		}
 		if s.Pod != nil {
-			if pod := c.Pods[s.Pod.Name]; pod != nil && pod.Provider != "" {
+			if pod := c.Pods[*s.Pod]; pod != nil && pod.Provider != "" {
 				if pod.Schema().Pods.RunsServer {
 					notFor("executable", "the engine runs in its container image on the pod; set image instead")
 				} else {
@@ -197,8 +213,8 @@ func (c *Config) validateServer(s *Server) hcl.Diagnostics {
 // waited for a server that never starts.
 func (c *Config) checkPlacement() hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	for _, name := range sortedKeys(c.Pods) {
-		pod := c.Pods[name]
+	for _, addr := range sortedAddrs(c.Pods) {
+		pod := c.Pods[addr]
 		limit := pod.Schema().Pods.ServersPerPod
 		servers := c.ServersOn(pod.Addr)
 		if limit == 0 || len(servers) <= limit {
@@ -227,11 +243,12 @@ func rangeBefore(a, b hcl.Range) bool {
 	return a.Start.Byte < b.Start.Byte
 }
 
-// ServersOn returns the servers placed on a pod, sorted by name.
+// ServersOn returns the server instances placed on a pod instance, sorted
+// by address.
 func (c *Config) ServersOn(pod Addr) []*Server {
 	var out []*Server
-	for _, name := range sortedKeys(c.Servers) {
-		if s := c.Servers[name]; s.Pod != nil && *s.Pod == pod {
+	for _, addr := range sortedAddrs(c.Servers) {
+		if s := c.Servers[addr]; s.Pod != nil && *s.Pod == pod {
 			out = append(out, s)
 		}
 	}
@@ -254,7 +271,7 @@ func (c *Config) ServerProvider(s *Server) string {
 	case s.Engine != nil && s.Engine.BuiltIn:
 		return "simulated"
 	case s.Pod != nil:
-		if p := c.Pods[s.Pod.Name]; p != nil {
+		if p := c.Pods[*s.Pod]; p != nil {
 			return p.Provider
 		}
 		return ""

@@ -158,7 +158,7 @@ server "sim" {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	v, diags := cfg.Decode(Addr{KindServer, "sim"}, NewScope())
+	v, diags := cfg.Decode(Addr{Kind: KindServer, Name: "sim"}, NewScope())
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -260,7 +260,7 @@ scenario "s" {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	a, b, s := Addr{KindServer, "a"}, Addr{KindServer, "b"}, Addr{KindScenario, "s"}
+	a, b, s := Addr{Kind: KindServer, Name: "a"}, Addr{Kind: KindServer, Name: "b"}, Addr{Kind: KindScenario, Name: "s"}
 	if diff := cmp.Diff([]Addr{b, a, s}, cfg.Resources()); diff != "" {
 		t.Errorf("order (-want +got):\n%s", diff)
 	}
@@ -316,24 +316,6 @@ server "a" {
 	}
 }
 
-func TestParseAddr(t *testing.T) {
-	for _, s := range []string{"pod.h100", "server.vllm", "scenario.chat", "var.model", "local.x", "output.endpoint", "server.my-server_2"} {
-		a, err := ParseAddr(s)
-		if err != nil {
-			t.Errorf("ParseAddr(%q): %v", s, err)
-			continue
-		}
-		if a.String() != s {
-			t.Errorf("ParseAddr(%q).String() = %q", s, a.String())
-		}
-	}
-	for _, s := range []string{"", "pod", "pod.", "gpu.x", "pod.a.b", "pod.9x", "server.my server"} {
-		if _, err := ParseAddr(s); err == nil {
-			t.Errorf("ParseAddr(%q) succeeded, want an error", s)
-		}
-	}
-}
-
 func TestDecodeScenarioSpecDefaults(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "main.hcl", `
@@ -360,7 +342,7 @@ scenario "s" {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	v, _ := cfg.Decode(Addr{KindScenario, "s"}, NewScope())
+	v, _ := cfg.Decode(Addr{Kind: KindScenario, Name: "s"}, NewScope())
 	spec, err := DecodeScenarioSpec(v)
 	if err != nil {
 		t.Fatal(err)
@@ -407,8 +389,8 @@ server "vllm" {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	pod := Addr{KindPod, "gpu"}
-	if diff := cmp.Diff([]Addr{{KindServer, "name_source"}}, cfg.Graph().ResourceDeps(pod)); diff != "" {
+	pod := Addr{Kind: KindPod, Name: "gpu"}
+	if diff := cmp.Diff([]Addr{{Kind: KindServer, Name: "name_source"}}, cfg.Graph().ResourceDeps(pod)); diff != "" {
 		t.Errorf("pod deps (-want +got):\n%s", diff)
 	}
 	if got := cfg.ServersOn(pod); len(got) != 1 || got[0].Addr.Name != "vllm" {

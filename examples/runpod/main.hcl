@@ -1,13 +1,16 @@
-# Qwen2.5-7B on one H100, served by vLLM and by SGLang, compared at
-# concurrency 1 to 64. Needs a RunPod API key and, for gated models, a
-# Hugging Face token:
+# Qwen2.5-7B served by vLLM and by SGLang on an H100 each, compared at
+# concurrency 1 to 64. One more entry in var.gpus adds a pod per engine on
+# another GPU type. Needs a RunPod API key and, for gated models, a Hugging
+# Face token:
 #
 #   export RUNPOD_API_KEY=...   HF_TOKEN=...
 #   benchform plan examples/runpod
 #   benchform apply examples/runpod
 #   benchform destroy examples/runpod
 #
-# The two pods cost money from the moment apply creates them; ttl makes
+#   benchform plan -var 'gpus={h100=["NVIDIA H100 80GB HBM3"], l40s=["NVIDIA L40S"]}' examples/runpod
+#
+# The pods cost money from the moment apply creates them; ttl makes
 # benchform destroy them if they are still there three hours later.
 
 variable "model" {
@@ -15,42 +18,51 @@ variable "model" {
   default = "Qwen/Qwen2.5-7B-Instruct"
 }
 
+variable "gpus" {
+  description = "The GPU types to compare, by a short name; each is a list RunPod may choose from."
+  type        = map(list(string))
+  default = {
+    h100 = ["NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe"]
+  }
+}
+
+locals {
+  engines = {
+    vllm   = ["--max-model-len", "8192", "--enable-prefix-caching"]
+    sglang = ["--context-length", "8192"]
+  }
+  # One pod, and one server on it, per GPU type and engine: "h100-vllm",
+  # "h100-sglang", ...
+  matrix = merge([
+    for gpu, types in var.gpus : {
+      for engine, args in local.engines : "${gpu}-${engine}" => { gpu_type = types, engine = engine, args = args }
+    }
+  ]...)
+}
+
 provider "runpod" {
   cloud_type = "SECURE"
 }
 
-pod "vllm" {
-  gpu_type          = ["NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe"]
+pod "gpu" {
+  for_each          = local.matrix
+  gpu_type          = each.value.gpu_type
   gpu_count         = 1
   container_disk_gb = 60
   env               = { HF_TOKEN = env("HF_TOKEN") }
   ttl               = "3h"
 }
 
-pod "sglang" {
-  gpu_type          = ["NVIDIA H100 80GB HBM3", "NVIDIA H100 PCIe"]
-  gpu_count         = 1
-  container_disk_gb = 60
-  env               = { HF_TOKEN = env("HF_TOKEN") }
-  ttl               = "3h"
-}
-
-server "vllm" {
-  engine = "vllm"
-  pod    = pod.vllm
-  model  = var.model
-  args   = ["--max-model-len", "8192", "--enable-prefix-caching"]
-}
-
-server "sglang" {
-  engine = "sglang"
-  pod    = pod.sglang
-  model  = var.model
-  args   = ["--context-length", "8192"]
+server "llm" {
+  for_each = local.matrix
+  engine   = each.value.engine
+  pod      = pod.gpu[each.key]
+  model    = var.model
+  args     = each.value.args
 }
 
 scenario "chat" {
-  server     = [server.vllm, server.sglang]
+  server     = values(server.llm)
   api        = "chat"
   max_tokens = 256
 
@@ -73,6 +85,6 @@ scenario "chat" {
   }
 }
 
-output "vllm_endpoint" {
-  value = server.vllm.endpoint
+output "endpoints" {
+  value = { for name, server in server.llm : name => server.endpoint }
 }

@@ -40,7 +40,7 @@ func Plan(w io.Writer, plan *executor.Plan) error {
 		if ri != rj {
 			return ri < rj
 		}
-		return changes[i].Addr.Name < changes[j].Addr.Name
+		return changes[i].Addr.Less(changes[j].Addr)
 	})
 
 	pw.printf("benchform will perform the following actions:\n")

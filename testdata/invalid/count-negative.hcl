@@ -1,0 +1,4 @@
+server "sim" {
+  count  = -1 # ERROR: Invalid count argument
+  engine = "simulated"
+}

@@ -1,0 +1,4 @@
+server "sim" {
+  for_each = ["a", "b"] # ERROR: Invalid for_each argument
+  engine   = "simulated"
+}
