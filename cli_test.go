@@ -69,17 +69,22 @@ func TestInterrupt(t *testing.T) {
 	if len(steps) != 1 || steps[0].Status != state.RunInterrupted || len(steps[0].Summary) == 0 {
 		t.Fatalf("steps = %+v; want the cut-short step kept with its summary", steps)
 	}
-	// The request in flight was stopped by the user, not failed by the
-	// server: the summary and the progress line say so alike.
+	// A request in flight (there is one unless the signal fell between
+	// two) was stopped by the user, not failed by the server: the summary
+	// and the progress line say so alike.
 	var summary struct {
 		Failed int `json:"failed"`
 		CutOff int `json:"cut_off"`
 	}
-	if err := json.Unmarshal(steps[0].Summary, &summary); err != nil || summary.Failed != 0 || summary.CutOff != 1 {
-		t.Errorf("step summary failed %d, cut off %d (%v); want 0 and 1", summary.Failed, summary.CutOff, err)
+	if err := json.Unmarshal(steps[0].Summary, &summary); err != nil || summary.Failed != 0 || summary.CutOff > 1 {
+		t.Errorf("step summary failed %d, cut off %d (%v); want 0 and at most 1", summary.Failed, summary.CutOff, err)
 	}
-	if !strings.Contains(out.String(), " ok, 0 failed, 1 cut off in ") {
-		t.Errorf("the progress line does not count the request cut off:\n%s", out.String())
+	line := " ok, 0 failed in "
+	if summary.CutOff == 1 {
+		line = " ok, 0 failed, 1 cut off in "
+	}
+	if !strings.Contains(out.String(), line) {
+		t.Errorf("the progress line does not say %q, as the summary does:\n%s", line, out.String())
 	}
 	if recs, _ := store.Records(1, -1); len(recs) == 0 {
 		t.Errorf("no request records kept")

@@ -14,6 +14,8 @@ import (
 // meanings and the names of Latency keys follow vLLM's `bench serve` result
 // JSON, so numbers can be put side by side with it.
 type StepSummary struct {
+	// Index is the step's place in its run, counting every server's.
+	Index  int    `json:"step"`
 	Server string `json:"server"`
 	// ServerVersion is what the server said of its version, where its
 	// engine states it.
@@ -70,6 +72,11 @@ type StepSummary struct {
 	// CutOff counts requests still running when the step's duration and
 	// drain had passed: in no other figure.
 	CutOff int `json:"cut_off,omitempty"`
+	// SLOMissed counts, by objective ("ttft", "tpot", "itl", "e2el", and
+	// "failed" for requests that failed), the requests that missed it.
+	SLOMissed map[string]int `json:"slo_missed,omitempty"`
+	// Probe is set on the steps of a capacity search.
+	Probe *ProbeInfo `json:"probe,omitempty"`
 	// Errors are the distinct failure messages with their counts.
 	Errors []ErrorCount `json:"errors,omitempty"`
 	// Warnings say what makes the figures less trustworthy: a client that
@@ -155,6 +162,7 @@ const SuspectShare = 0.05
 // Summarize turns a step's statistics into its summary.
 func Summarize(step StepInfo, stats workload.Stats, window workload.Window, percentiles []float64, hasSLO bool, status string) StepSummary {
 	s := StepSummary{
+		Index:                   step.Index,
 		Server:                  step.Server.String(),
 		Label:                   step.Label,
 		Concurrency:             step.Concurrency,
@@ -185,6 +193,7 @@ func Summarize(step StepInfo, stats workload.Stats, window workload.Window, perc
 	if hasSLO {
 		g, p := stats.RequestGoodput, stats.GoodPercent
 		s.RequestGoodput, s.GoodPercent = &g, &p
+		s.SLOMissed = stats.Missed
 	}
 	for metric, d := range map[string]workload.Distribution{
 		"ttft": stats.TTFT, "tpot": stats.TPOT, "itl": stats.ITL, "e2el": stats.E2EL,

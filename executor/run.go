@@ -31,6 +31,19 @@ type StoredRun struct {
 	// those of the run as a whole, such as the GPU snapshot at idle.
 	StepSamples []map[string]json.RawMessage
 	RunSamples  map[string]json.RawMessage
+	// Outcome is what the run concluded beyond its steps.
+	Outcome RunOutcome
+}
+
+// Step returns the summary of the step with index i, and whether the run
+// has it.
+func (r StoredRun) Step(i int) (StepSummary, bool) {
+	for _, s := range r.Steps {
+		if s.Index == i {
+			return s, true
+		}
+	}
+	return StepSummary{}, false
 }
 
 // LoadRun reads a run, its steps and their summaries from state, and with
@@ -45,6 +58,11 @@ func LoadRun(st *state.Store, id int64, detailed bool) (StoredRun, error) {
 	hasSpec := len(r.Spec) > 0 && json.Unmarshal(r.Spec, &spec) == nil
 	if hasSpec {
 		out.Note = spec.DatasetNote
+	}
+	if len(r.Outcome) > 0 {
+		if err := json.Unmarshal(r.Outcome, &out.Outcome); err != nil {
+			return StoredRun{}, fmt.Errorf("run %d: corrupt outcome: %w", id, err)
+		}
 	}
 	steps, err := st.Steps(id)
 	if err != nil {
@@ -84,6 +102,7 @@ func LoadRun(st *state.Store, id int64, detailed bool) (StoredRun, error) {
 		default:
 			continue // cut off before any request finished
 		}
+		sum.Index = s.Index
 		out.Steps = append(out.Steps, sum)
 		if detailed {
 			out.Requests = append(out.Requests, WorkloadRecords(recs))

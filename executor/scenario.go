@@ -41,7 +41,11 @@ func (a *applier) runScenario(ctx context.Context, c *Change) error {
 	// warmed by one step, does not flatter the next; every server gets the
 	// same prompts for the same step, so that servers compare fairly.
 	perStep := promptsNeeded(spec)
-	prompts, note, err := loadDataset(spec.Dataset, a.opts.Config.Dir, perStep*len(steps(spec)))
+	nSteps := len(steps(spec))
+	if spec.Load.Search != nil {
+		nSteps = maxProbes
+	}
+	prompts, note, err := loadDataset(spec.Dataset, a.opts.Config.Dir, perStep*nSteps)
 	if err != nil {
 		return fmt.Errorf("dataset: %w", err)
 	}
@@ -137,28 +141,46 @@ func (a *applier) serverIdentity(c *Change) string {
 type plannedStep struct {
 	info StepInfo
 	load workload.Load
+	// watch, when set, sees each finished request and ends the step
+	// early by saying why.
+	watch func(workload.Record) string
+	// probe, when set, makes the step a probe of a capacity search: it is
+	// given the step's statistics and why it stopped early, if it did,
+	// and returns what the probe decided, stored with the step.
+	probe func(stats workload.Stats, stopped string) *ProbeInfo
+	// ungated spares the step the checks that fail a run whose steps
+	// fail too many requests: a search probes loads that fail on purpose.
+	ungated bool
 }
 
 // steps lists the steps of a scenario for one server, in order: one per
-// concurrency value or per rate.
+// concurrency value or per rate. A search's steps are decided as it goes.
 func steps(spec lang.ScenarioSpec) []plannedStep {
 	var out []plannedStep
-	base := workload.Load{Requests: spec.Load.Requests, Duration: spec.Load.Duration, Drain: spec.Timeouts.Drain, Warmup: spec.Load.Warmup}
 	for _, c := range spec.Load.Concurrency {
-		l := base
-		l.Concurrency = c
-		out = append(out, plannedStep{info: StepInfo{Label: fmt.Sprintf("concurrency=%d", c), Concurrency: c}, load: l})
+		out = append(out, loadStep(spec, float64(c), false))
 	}
 	for _, r := range spec.Load.Rates {
-		l := base
-		l.Rate, l.Arrival, l.Burstiness = r, workload.Arrival(spec.Load.Arrival), spec.Load.Burstiness
-		l.MaxConcurrency, l.Seed = spec.Load.MaxConcurrency, spec.Load.Seed
-		out = append(out, plannedStep{info: StepInfo{Label: "rate=" + Rate(r).String(), Rate: r, MaxConcurrency: spec.Load.MaxConcurrency}, load: l})
-	}
-	for i := range out {
-		out[i].info.Requests, out[i].info.Duration, out[i].info.Warmup = spec.Load.Requests, spec.Load.Duration, spec.Load.Warmup
+		out = append(out, loadStep(spec, r, true))
 	}
 	return out
+}
+
+// loadStep is a step of the scenario at one load: a concurrency, or a
+// rate.
+func loadStep(spec lang.ScenarioSpec, load float64, rate bool) plannedStep {
+	l := workload.Load{Requests: spec.Load.Requests, Duration: spec.Load.Duration, Drain: spec.Timeouts.Drain, Warmup: spec.Load.Warmup}
+	var info StepInfo
+	if rate {
+		l.Rate, l.Arrival, l.Burstiness = load, workload.Arrival(spec.Load.Arrival), spec.Load.Burstiness
+		l.MaxConcurrency, l.Seed = spec.Load.MaxConcurrency, spec.Load.Seed
+		info = StepInfo{Label: "rate=" + Rate(load).String(), Rate: load, MaxConcurrency: spec.Load.MaxConcurrency}
+	} else {
+		l.Concurrency = int(load)
+		info = StepInfo{Label: fmt.Sprintf("concurrency=%d", l.Concurrency), Concurrency: l.Concurrency}
+	}
+	info.Requests, info.Duration, info.Warmup = spec.Load.Requests, spec.Load.Duration, spec.Load.Warmup
+	return plannedStep{info: info, load: l}
 }
 
 // promptsNeeded is how many distinct prompts a step can use: one per
@@ -224,9 +246,12 @@ func (a *applier) engine(server lang.Addr) *engines.Engine {
 
 func (a *applier) runSteps(ctx context.Context, c *Change, spec lang.ScenarioSpec, prompts []workload.Prompt, runID int64) error {
 	maxConns := 0 // an open loop without a cap needs a connection per request in flight
-	if len(spec.Load.Concurrency) > 0 {
+	switch {
+	case len(spec.Load.Concurrency) > 0:
 		maxConns = slices.Max(spec.Load.Concurrency)
-	} else if spec.Load.MaxConcurrency > 0 {
+	case spec.Load.Search != nil && spec.Load.Search.Over == "concurrency":
+		maxConns = int(spec.Load.Search.Max)
+	case spec.Load.MaxConcurrency > 0:
 		maxConns = spec.Load.MaxConcurrency
 	}
 	client := workload.NewClient(maxConns)
@@ -235,36 +260,126 @@ func (a *applier) runSteps(ctx context.Context, c *Change, spec lang.ScenarioSpe
 	perStep := promptsNeeded(spec)
 	index := 0
 	var failing []string
+	var outcome RunOutcome
+	defer func() {
+		if len(outcome.Searches) > 0 {
+			b, _ := json.Marshal(outcome)
+			if err := a.opts.State.SetRunOutcome(runID, b); err != nil {
+				a.opts.Hook.Warn(c.Addr, err.Error())
+			}
+		}
+	}()
 	for _, server := range c.Servers {
 		endpoint, err := a.connect(ctx, server)
 		if err != nil {
 			return fmt.Errorf("connect to %s: %w", server, err)
 		}
-		target := workload.Target{BaseURL: endpoint.BaseURL, APIKey: endpoint.APIKey, Model: endpoint.Model}
-		opts := a.requestOptions(c, spec, server)
-		warnings := a.warmCacheWarnings(c, spec, server, runID)
-		in := a.instrument(ctx, c, spec, server, endpoint, runID)
-		for i, ps := range steps(spec) {
-			ps.info.Index, ps.info.Server = index, server
-			index++
-			err := a.runStep(ctx, c, spec, client, target, opts, stepPrompts(prompts, i, perStep), runID, ps, warnings, in)
-			warnings = nil // said once, with the server's first step
-			var fr *failureRateError
-			if errors.As(err, &fr) {
-				failing = append(failing, fr.step)
-				continue
+		sc := &serverSteps{a: a, c: c, spec: spec, client: client, runID: runID, server: server, index: &index,
+			target:   workload.Target{BaseURL: endpoint.BaseURL, APIKey: endpoint.APIKey, Model: endpoint.Model},
+			opts:     a.requestOptions(c, spec, server),
+			warnings: a.warmCacheWarnings(c, spec, server, runID),
+			in:       a.instrument(ctx, c, spec, server, endpoint, runID),
+			prompts:  func(i int) []workload.Prompt { return stepPrompts(prompts, i, perStep) },
+		}
+		if spec.Load.Search != nil {
+			var r SearchResult
+			r, err = sc.search(ctx)
+			if err == nil || r.Probes > 0 {
+				outcome.Searches = append(outcome.Searches, r)
 			}
-			if err != nil {
-				release(endpoint)
-				return err
+		} else {
+			for i, ps := range steps(spec) {
+				if _, err = sc.run(ctx, ps, i); err != nil && !isFailureRate(err) {
+					break
+				}
+				if isFailureRate(err) {
+					failing = append(failing, err.Error())
+					err = nil
+				}
 			}
 		}
 		release(endpoint)
+		if isFailureRate(err) {
+			failing = append(failing, err.Error())
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
 	}
 	if len(failing) > 0 {
 		return fmt.Errorf("too many requests failed:\n  %s", strings.Join(failing, "\n  "))
 	}
 	return nil
+}
+
+func isFailureRate(err error) bool {
+	var fr *failureRateError
+	return errors.As(err, &fr)
+}
+
+// serverSteps runs the steps of a scenario against one server, numbering
+// them across the run.
+type serverSteps struct {
+	a        *applier
+	c        *Change
+	spec     lang.ScenarioSpec
+	client   *workload.Client
+	target   workload.Target
+	opts     workload.Options
+	runID    int64
+	server   lang.Addr
+	index    *int
+	warnings []string // said once, with the server's first step
+	in       *instruments
+	prompts  func(i int) []workload.Prompt
+}
+
+// run runs ps as the server's i-th step, with the i-th share of prompts.
+func (sc *serverSteps) run(ctx context.Context, ps plannedStep, i int) (StepSummary, error) {
+	ps.info.Index, ps.info.Server = *sc.index, sc.server
+	*sc.index++
+	warnings := sc.warnings
+	sc.warnings = nil
+	return sc.a.runStep(ctx, sc.c, sc.spec, sc.client, sc.target, sc.opts, sc.prompts(i), sc.runID, ps, warnings, sc.in)
+}
+
+// search runs a capacity search against the server: each probe a step.
+// The first probe is checked as any step is, so that a server that fails
+// every request ends the run rather than the search.
+func (sc *serverSteps) search(ctx context.Context) (SearchResult, error) {
+	spec := *sc.spec.Load.Search
+	slo := sloOf(sc.spec)
+	probes := 0
+	s := newSearcher(spec, func(load float64, decide func(probeOutcome) ProbeInfo) (probeOutcome, error) {
+		ps := loadStep(sc.spec, load, spec.Over == "rate")
+		w := newProbeWatch(slo, sc.spec.Load.Requests, spec.Attainment)
+		ps.watch = w.add
+		ps.ungated = probes > 0
+		out := probeOutcome{step: *sc.index}
+		ps.probe = func(st workload.Stats, stopped string) *ProbeInfo {
+			out.good, out.total, out.missed, out.stopped = st.Good, st.Completed+st.Failed, st.Missed, stopped
+			info := decide(out)
+			return &info
+		}
+		probes++
+		_, err := sc.run(ctx, ps, probes-1)
+		return out, err
+	})
+	r, err := s.search()
+	r.Server = sc.server.String()
+	return r, err
+}
+
+// sloOf is a scenario's objectives as the workload applies them.
+func sloOf(spec lang.ScenarioSpec) workload.SLO {
+	return workload.SLO{TTFT: spec.SLO.TTFT, TPOT: spec.SLO.TPOT, ITL: spec.SLO.ITL, E2EL: spec.SLO.E2EL}
+}
+
+// RunOutcome is what a run concluded beyond its steps.
+type RunOutcome struct {
+	// Searches are the capacity searches' results, one per server.
+	Searches []SearchResult `json:"searches,omitempty"`
 }
 
 // warmCacheWarnings warns when an earlier completed run sent the same
@@ -326,24 +441,47 @@ func (a *applier) connect(ctx context.Context, server lang.Addr) (providers.Endp
 	})
 }
 
-func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec, client *workload.Client, target workload.Target, opts workload.Options, prompts []workload.Prompt, runID int64, ps plannedStep, warnings []string, in *instruments) error {
+// runStep runs one step, records it with its requests, and returns its
+// summary. Its error says why the run cannot go on, or, as a
+// failureRateError, that the step failed more requests than the scenario
+// allows.
+func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec, client *workload.Client, target workload.Target, opts workload.Options, prompts []workload.Prompt, runID int64, ps plannedStep, warnings []string, in *instruments) (StepSummary, error) {
 	st := a.opts.State
 	step := ps.info
 	started := a.now()
 	if err := st.PutStep(state.Step{RunID: runID, Index: step.Index, Server: step.Server.String(), Label: step.Label, Status: state.RunRunning, StartedAt: started}); err != nil {
-		return err
+		return StepSummary{}, err
 	}
 	a.opts.Hook.StepStart(c.Addr, step)
 	for _, w := range warnings {
 		a.opts.Hook.Warn(c.Addr, w)
 	}
 
-	slo := workload.SLO{TTFT: spec.SLO.TTFT, TPOT: spec.SLO.TPOT, ITL: spec.SLO.ITL, E2EL: spec.SLO.E2EL}
+	slo := sloOf(spec)
 	summary := workload.NewSummary(spec.Percentiles, slo)
+	// A watched step runs under a context of its own, which the watch
+	// cancels to end it early. The watch is called from the records'
+	// one goroutine, which has finished when Run returns.
+	runCtx, stopped := ctx, ""
+	watch := func(workload.Record) {}
+	if ps.watch != nil {
+		var cancel context.CancelCauseFunc
+		runCtx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		watch = func(r workload.Record) {
+			if stopped != "" {
+				return
+			}
+			if why := ps.watch(r); why != "" {
+				stopped = why
+				cancel(workload.StopCause("the step was stopped early: " + why))
+			}
+		}
+	}
 	rec := &recorder{store: st, runID: runID, step: step.Index, lastFlush: time.Now()}
 	stopFlushing := rec.flushEvery(recordFlushInterval)
 	m := &measuring{in: in}
-	window, runErr := workload.Run(ctx, client, target, workload.Step{
+	window, runErr := workload.Run(runCtx, client, target, workload.Step{
 		API:          workload.API(spec.API),
 		Prompts:      prompts,
 		MaxTokens:    spec.MaxTokens,
@@ -359,7 +497,11 @@ func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec
 		summary.Add(r)
 		rec.add(r)
 		a.opts.Hook.RequestDone(c.Addr, step, &r)
+		watch(r)
 	})
+	if stopped != "" && ctx.Err() == nil {
+		runErr = nil // ended on purpose
+	}
 	stopFlushing()
 	flushErr := rec.flush()
 	measured := m.stop()
@@ -377,6 +519,12 @@ func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec
 	result.Warnings = append(append(warnings, clientWarnings(step, result)...), countWarnings(stats)...)
 	measured.attach(&result, in.pricePerHour)
 	result.ServerVersion = in.version
+	if stopped != "" {
+		result.Warnings = append(result.Warnings, "stopped early: "+stopped)
+	}
+	if ps.probe != nil {
+		result.Probe = ps.probe(stats, stopped)
+	}
 	for _, w := range result.Warnings[len(warnings):] {
 		a.opts.Hook.Warn(c.Addr, w)
 	}
@@ -388,25 +536,28 @@ func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec
 	}
 	body, err := json.Marshal(result)
 	if err != nil {
-		return err
+		return result, err
 	}
 	if err := st.PutStep(state.Step{RunID: runID, Index: step.Index, Server: step.Server.String(), Label: step.Label, Status: status, Summary: body, StartedAt: started, FinishedAt: a.now()}); err != nil {
-		return multierror.Append(runErr, err)
+		return result, multierror.Append(runErr, err)
 	}
 	a.opts.Hook.StepDone(c.Addr, step, result)
 	if runErr != nil || flushErr != nil {
-		return errors.Join(runErr, flushErr)
+		return result, errors.Join(runErr, flushErr)
+	}
+	if ps.ungated {
+		return result, nil
 	}
 	switch {
 	case result.Completed == 0 && result.Failed == 0 && result.CutOff > 0:
-		return fmt.Errorf("%s %s: no request finished: the %d sent were still running when the step's duration and drain had passed; lengthen load.duration or timeouts.drain", step.Server, step.Label, result.CutOff)
+		return result, fmt.Errorf("%s %s: no request finished: the %d sent were still running when the step's duration and drain had passed; lengthen load.duration or timeouts.drain", step.Server, step.Label, result.CutOff)
 	case result.Completed == 0:
-		return fmt.Errorf("%s %s: every request failed: %s", step.Server, step.Label, firstError(result))
+		return result, fmt.Errorf("%s %s: every request failed: %s", step.Server, step.Label, firstError(result))
 	}
 	if n := result.Completed + result.Failed; float64(result.Failed) > spec.MaxFailureRate*float64(n) {
-		return &failureRateError{fmt.Sprintf("%s %s: %d of %d requests failed (max_failure_rate %g): %s", step.Server, step.Label, result.Failed, n, spec.MaxFailureRate, firstError(result))}
+		return result, &failureRateError{fmt.Sprintf("%s %s: %d of %d requests failed (max_failure_rate %g): %s", step.Server, step.Label, result.Failed, n, spec.MaxFailureRate, firstError(result))}
 	}
-	return nil
+	return result, nil
 }
 
 // failureRateError is a step with more failed requests than its scenario

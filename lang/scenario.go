@@ -126,7 +126,32 @@ type LoadSpec struct {
 	Duration       time.Duration // the time each step sends for
 	Warmup         int           // requests per step sent first and left out of results
 	Seed           int64         // seeds the arrival gaps; defaults to the dataset's
+	// Search, when set, replaces Concurrency and Rates: the steps are the
+	// probes of a search for the highest load within the SLO.
+	Search *SearchSpec
 }
+
+// SearchSpec is a search for the highest load a server sustains within a
+// scenario's SLO: probes doubling from From until one fails (or Max
+// passes), then bisection of the bracket until it is within Tolerance.
+type SearchSpec struct {
+	// Over is "concurrency" (a closed loop) or "rate" (an open loop).
+	Over string
+	From float64
+	Max  float64
+	// Attainment is the share of a probe's requests that must meet every
+	// objective of the SLO for the probe to pass.
+	Attainment float64
+	// Tolerance is how tight, relative to the passing load, the bracket
+	// between the highest passing and the first failing load must be.
+	Tolerance float64
+}
+
+// Search defaults.
+const (
+	DefaultAttainment = 0.99
+	DefaultTolerance  = 0.1
+)
 
 // SLOSpec holds service-level objectives for goodput; zero means unset.
 type SLOSpec struct {
@@ -195,6 +220,13 @@ var scenarioSpec = hcldec.ObjectSpec{
 		"duration":        durationAttr("duration", false),
 		"warmup":          intAttr("warmup", 0, false),
 		"seed":            intAttr("seed", 0, false),
+		"search": block("search", false, hcldec.ObjectSpec{
+			"over":       enumAttr("over", false, "concurrency", "rate"),
+			"from":       numberAttr("from", 1e-6, 1e9),
+			"max":        numberAttr("max", 1e-6, 1e9),
+			"attainment": numberAttr("attainment", 0.5, 1),
+			"tolerance":  numberAttr("tolerance", 0.001, 1),
+		}),
 	}),
 	"telemetry": block("telemetry", false, hcldec.ObjectSpec{
 		"gpu": validated(attr("gpu", cty.String), func(v cty.Value) error {
@@ -384,6 +416,33 @@ func (c *Config) validateScenario(s *Scenario) hcl.Diagnostics {
 
 	if load := val.GetAttr("load"); !load.IsNull() {
 		hasConc, hasRate := set(load, "concurrency"), set(load, "rate")
+		search := load.GetAttr("search")
+		if !search.IsNull() {
+			over := "concurrency"
+			if set(search, "over") {
+				over = search.GetAttr("over").AsString()
+			}
+			hasConc, hasRate = over == "concurrency", over == "rate"
+			if set(load, "concurrency") || set(load, "rate") {
+				problem("load", "Conflicting arguments", "A search chooses the loads it probes: remove concurrency and rate, or the search block.")
+			}
+			if val.GetAttr("slo").IsNull() {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing slo block",
+					Detail: "A search looks for the highest load within the scenario's objectives: add an slo block, such as slo { ttft = \"500ms\" }.", Subject: s.searchRange().Ptr()})
+			}
+			from, maxLoad := numberOr(search.GetAttr("from"), 1), numberOr(search.GetAttr("max"), 0)
+			switch {
+			case !set(search, "max"):
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required argument",
+					Detail: "A search needs the highest load it may probe: max = 512.", Subject: s.searchRange().Ptr()})
+			case from > maxLoad:
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid search range",
+					Detail: fmt.Sprintf("The search starts at from = %g, above max = %g.", from, maxLoad), Subject: s.searchRange().Ptr()})
+			case over == "concurrency" && (from != math.Trunc(from) || maxLoad != math.Trunc(maxLoad)):
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid search range",
+					Detail: fmt.Sprintf("A search over concurrency probes whole numbers of requests: from and max must be whole, not %g and %g.", from, maxLoad), Subject: s.searchRange().Ptr()})
+			}
+		}
 		switch {
 		case hasConc == hasRate:
 			problem("load", map[bool]string{true: "Conflicting arguments", false: "Missing required argument"}[hasConc],
@@ -413,6 +472,19 @@ func (c *Config) validateScenario(s *Scenario) hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// searchRange is where a scenario's load.search block is written.
+func (s *Scenario) searchRange() hcl.Range {
+	content, _, _ := s.body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "load"}}})
+	if content == nil || len(content.Blocks) == 0 {
+		return s.DeclRange
+	}
+	inner, _, _ := content.Blocks[0].Body.PartialContent(&hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{{Type: "search"}}})
+	if inner == nil || len(inner.Blocks) == 0 {
+		return content.Blocks[0].DefRange
+	}
+	return inner.Blocks[0].DefRange
 }
 
 func (s *Scenario) nestedBlockRange(name string) hcl.Range {
@@ -511,6 +583,15 @@ func DecodeScenarioSpec(v cty.Value) (ScenarioSpec, error) {
 			return ScenarioSpec{}, fmt.Errorf("load.duration: %w", err)
 		}
 	}
+	if s := load.GetAttr("search"); !s.IsNull() {
+		spec.Load.Search = &SearchSpec{
+			Over:       stringOr(s.GetAttr("over"), "concurrency"),
+			From:       numberOr(s.GetAttr("from"), 1),
+			Max:        numberOr(s.GetAttr("max"), 0),
+			Attainment: numberOr(s.GetAttr("attainment"), DefaultAttainment),
+			Tolerance:  numberOr(s.GetAttr("tolerance"), DefaultTolerance),
+		}
+	}
 
 	spec.Telemetry = TelemetrySpec{GPU: "auto"}
 	if tel := v.GetAttr("telemetry"); !tel.IsNull() {
@@ -565,6 +646,14 @@ func boolOr(v cty.Value, def bool) bool {
 		return def
 	}
 	return v.True()
+}
+
+func numberOr(v cty.Value, def float64) float64 {
+	if v.IsNull() {
+		return def
+	}
+	f, _ := v.AsBigFloat().Float64()
+	return f
 }
 
 func stringOr(v cty.Value, def string) string {

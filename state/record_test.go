@@ -267,14 +267,7 @@ func TestGapsSize(t *testing.T) {
 // those fields empty.
 func TestRecordsMigratedFromSchema1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "benchform.db")
-	old, err := openWith(path, migrations[:1])
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := old.BeginRun(Run{Scenario: "scenario.a", Status: RunRunning})
-	if err != nil {
-		t.Fatal(err)
-	}
+	old, id := runOnSchema(t, path, migrations[:1])
 	if _, err := old.db.Exec(`INSERT INTO records (run_id, step, seq, request_id, warmup, start_ns, queue_ns, ttft_ns, e2el_ns, gaps,
 		prompt_tokens, output_tokens, token_source, http_status, error) VALUES (?, 0, 0, 'r', 0, 1, 2, 3, 4, NULL, 5, 6, 'usage', 200, '')`, id); err != nil {
 		t.Fatal(err)
@@ -303,4 +296,46 @@ func TestRecordsMigratedFromSchema1(t *testing.T) {
 	if diff := cmp.Diff(rec, got[1]); diff != "" {
 		t.Errorf("new record (-want +got):\n%s", diff)
 	}
+}
+
+// TestRunOutcome: a run begun before outcomes existed reads back without
+// one after the migration, and then records one.
+func TestRunOutcome(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "benchform.db")
+	old, id := runOnSchema(t, path, migrations[:len(migrations)-1])
+	old.Close()
+
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, err := s.Run(id)
+	if err != nil || r.Outcome != nil {
+		t.Fatalf("run before outcomes: %+v, %v", r, err)
+	}
+	if err := s.SetRunOutcome(id, []byte(`{"searches":[]}`)); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := s.Run(id); err != nil || string(r.Outcome) != `{"searches":[]}` {
+		t.Errorf("outcome = %s, %v", r.Outcome, err)
+	}
+	if err := s.SetRunOutcome(id+1, []byte(`{}`)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("outcome of a missing run: %v, want ErrNotFound", err)
+	}
+}
+
+// runOnSchema opens path as a binary with only migs would, and begins a
+// run there.
+func runOnSchema(t *testing.T, path string, migs []migration) (*Store, int64) {
+	t.Helper()
+	old, err := openWith(path, migs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := old.BeginRun(Run{Scenario: "scenario.a", Status: RunRunning})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return old, id
 }

@@ -21,7 +21,10 @@ type Run struct {
 	// Spec is the resolved scenario as JSON.
 	Spec []byte
 	// Error says why a failed or interrupted run ended.
-	Error      string
+	Error string
+	// Outcome is what the run concluded beyond its steps, as JSON; nil
+	// until SetRunOutcome.
+	Outcome    []byte
 	StartedAt  time.Time
 	FinishedAt time.Time
 }
@@ -96,20 +99,37 @@ func (s *Store) FinishRun(id int64, status, errMsg string, at time.Time) error {
 	return nil
 }
 
-const runColumns = `id, scenario, spec_hash, server_identity, status, spec, error, started_ns, finished_ns`
+const runColumns = `id, scenario, spec_hash, server_identity, status, spec, error, started_ns, finished_ns, outcome`
 
 func scanRun(row interface{ Scan(...any) error }) (Run, error) {
 	var r Run
 	var started, finished sql.NullInt64
 	if err := row.Scan(&r.ID, &r.Scenario, &r.SpecHash, &r.ServerIdentity, &r.Status,
-		&r.Spec, &r.Error, &started, &finished); err != nil {
+		&r.Spec, &r.Error, &started, &finished, &r.Outcome); err != nil {
 		return Run{}, err
 	}
 	if len(r.Spec) == 0 {
 		r.Spec = nil
 	}
+	if len(r.Outcome) == 0 {
+		r.Outcome = nil
+	}
 	r.StartedAt, r.FinishedAt = fromNanos(started), fromNanos(finished)
 	return r, nil
+}
+
+// SetRunOutcome records what run id concluded, as JSON.
+func (s *Store) SetRunOutcome(id int64, outcome []byte) error {
+	res, err := s.db.Exec("UPDATE runs SET outcome = ? WHERE id = ?", jsonText(outcome), id)
+	if err != nil {
+		return fmt.Errorf("state: record the outcome of run %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("state: record the outcome of run %d: %w", id, err)
+	} else if n == 0 {
+		return fmt.Errorf("state: record the outcome of run %d: %w", id, ErrNotFound)
+	}
+	return nil
 }
 
 // Run returns run id, or an error wrapping ErrNotFound.

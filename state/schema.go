@@ -26,6 +26,14 @@ var migrations = []migration{
 	{name: "per-event tokens and client lag in request records", up: migrateChunkTokens},
 	{name: "telemetry samples", up: migrateSamples},
 	{name: "output limit of each request", up: migrateMaxTokens},
+	{name: "what a run concluded", up: migrateOutcome},
+}
+
+// migrateOutcome adds what a run concluded beyond its steps, such as the
+// capacity a search found for each server; NULL for runs before.
+func migrateOutcome(tx *sql.Tx) error {
+	_, err := tx.Exec(`ALTER TABLE runs ADD COLUMN outcome TEXT; -- JSON`)
+	return err
 }
 
 // migrateMaxTokens adds the output limit a request was sent with, so that

@@ -57,6 +57,9 @@ func ResultsTable(w io.Writer, run executor.StoredRun) error {
 		}
 	}
 	pw.printf("%s\n", footnote(run))
+	for _, sr := range run.Outcome.Searches {
+		pw.printf("%s\n", searchLine(sr))
+	}
 	for _, s := range run.Steps {
 		for _, e := range s.Errors {
 			pw.printf("  %s %s: %d × %s\n", s.Server, s.Label, e.Count, safetext.Line(e.Message))
@@ -160,7 +163,38 @@ func loadLabel(s executor.StepSummary) string {
 	if s.Suspect {
 		label += " (suspect)"
 	}
+	if p := s.Probe; p != nil {
+		verdict := p.Verdict
+		if p.Stopped != "" {
+			verdict += ", stopped"
+		}
+		label += " (" + verdict + ")"
+	}
 	return label
+}
+
+// searchLine says what a capacity search found for one server.
+func searchLine(r executor.SearchResult) string {
+	line := fmt.Sprintf("Search of %s over %s (%g %% of requests within every objective): ", r.Server, r.Over, 100*r.Target)
+	switch {
+	case r.Passing != nil && r.Failing != nil:
+		line += fmt.Sprintf("%g passes, %g fails", *r.Passing, *r.Failing)
+	case r.Passing != nil:
+		line += fmt.Sprintf("%g passes", *r.Passing)
+	case r.Failing != nil:
+		line += fmt.Sprintf("%g fails", *r.Failing)
+	}
+	if r.Binding != "" {
+		line += ", bound by " + r.Binding
+	}
+	line += fmt.Sprintf("; %d probes", r.Probes)
+	if r.Uncertain > 0 {
+		line += fmt.Sprintf(", %d uncertain", r.Uncertain)
+	}
+	if r.Note != "" {
+		line += "; " + r.Note
+	}
+	return line + "."
 }
 
 // footnote states the definitions behind the columns, as vLLM's benchmark
@@ -221,7 +255,7 @@ func toAny(ss []string) []any {
 // stepFields lists a step's figures with vLLM's result keys, in a stable
 // order, for JSON and CSV.
 func stepFields(s executor.StepSummary) []field {
-	f := []field{{"server", s.Server}}
+	f := []field{{"step", s.Index}, {"server", s.Server}}
 	if s.ServerVersion != "" {
 		f = append(f, field{"server_version", s.ServerVersion})
 	}
@@ -235,6 +269,9 @@ func stepFields(s executor.StepSummary) []field {
 	if s.Suspect {
 		f = append(f, field{"suspect", true})
 	}
+	if s.Probe != nil {
+		f = append(f, field{"probe", s.Probe})
+	}
 	for _, fig := range executor.Figures(s.Percentiles) {
 		if v, ok := fig.Value(s); ok {
 			f = append(f, field{fig.Key, v})
@@ -245,6 +282,9 @@ func stepFields(s executor.StepSummary) []field {
 	}
 	if s.GPU != nil {
 		f = append(f, field{"gpu", s.GPU})
+	}
+	if len(s.SLOMissed) > 0 {
+		f = append(f, field{"slo_missed", s.SLOMissed})
 	}
 	if len(s.Errors) > 0 {
 		f = append(f, field{"errors", s.Errors})
@@ -318,6 +358,9 @@ func ResultsJSON(w io.Writer, runs []executor.StoredRun) error {
 			obj = append(obj, field{"samples", r.RunSamples})
 		}
 		obj = append(obj, field{"steps", steps})
+		if len(r.Outcome.Searches) > 0 {
+			obj = append(obj, field{"searches", r.Outcome.Searches})
+		}
 		out = append(out, obj)
 	}
 	return WriteJSON(w, out)

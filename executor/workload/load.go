@@ -148,8 +148,9 @@ func (l Load) validate() error {
 // bound while it runs, so a slow emit never delays a request. Run returns
 // after the last call to emit.
 //
-// When ctx ends, requests in flight are cut short and emitted with Err
-// "cancelled" (or "deadline exceeded"), no new request starts, and Run
+// When ctx ends, requests in flight are cut off and emitted with Err "cut
+// off: interrupted" (or "cut off: deadline exceeded", or the StopCause's
+// reason), no new request starts, and Run
 // returns the window so far with ctx.Err(). It returns nil if every
 // measured request had completed.
 func Run(ctx context.Context, c *Client, t Target, st Step, emit func(Record)) (Window, error) {

@@ -241,6 +241,12 @@ const (
 // its step, each with the reason its Record reports.
 type stop struct{ reason string }
 
+// StopCause is a cause for cancelling a step's context
+// (context.WithCancelCause) that ends the step early on purpose: its
+// requests in flight are cut off with the reason, as at the end of a
+// step's drain, rather than failed.
+func StopCause(reason string) error { return &stop{reason: CutOffPrefix + reason} }
+
 func (s *stop) Error() string { return s.reason }
 
 // idleStop is the idle timeout's cause; the reason is worded by the read

@@ -25,6 +25,42 @@ type SLO struct {
 
 func (s SLO) set() bool { return s.TTFT > 0 || s.TPOT > 0 || s.ITL > 0 || s.E2EL > 0 }
 
+// Objectives of an SLO, as Missed names them.
+const (
+	ObjectiveTTFT = "ttft"
+	ObjectiveTPOT = "tpot"
+	ObjectiveITL  = "itl"
+	ObjectiveE2EL = "e2el"
+	// ObjectiveFailed is missed by a request that failed, which meets no
+	// objective.
+	ObjectiveFailed = "failed"
+)
+
+// Missed lists the objectives a measured request missed, applying each
+// set one inclusively: none for a good request, ObjectiveFailed alone for
+// a failed one. TPOT counts as zero for a request with at most one output
+// token.
+func (s SLO) Missed(r Record) []string {
+	if !r.OK() {
+		return []string{ObjectiveFailed}
+	}
+	var out []string
+	tpot, _ := r.TPOT()
+	if s.TTFT > 0 && r.TTFT > s.TTFT {
+		out = append(out, ObjectiveTTFT)
+	}
+	if s.TPOT > 0 && tpot > s.TPOT {
+		out = append(out, ObjectiveTPOT)
+	}
+	if s.ITL > 0 && slices.ContainsFunc(r.Gaps, func(g time.Duration) bool { return g > s.ITL }) {
+		out = append(out, ObjectiveITL)
+	}
+	if s.E2EL > 0 && r.E2EL > s.E2EL {
+		out = append(out, ObjectiveE2EL)
+	}
+	return out
+}
+
 // Summary accumulates the Records of one measured window and computes
 // exact statistics from every stored sample when closed. It is safe for
 // concurrent use.
@@ -49,6 +85,7 @@ type Summary struct {
 	reqs                    []span          // successful requests, for peaks
 	sources                 map[TokenSource]int
 	errors                  map[string]int
+	missed                  map[string]int // by objective, with an SLO
 }
 
 // span is what the peak statistics need of a successful request; its gaps
@@ -96,6 +133,7 @@ func (s *Summary) Add(r Record) {
 	if s.sources == nil {
 		s.sources = map[TokenSource]int{}
 		s.errors = map[string]int{}
+		s.missed = map[string]int{}
 	}
 	s.queue = append(s.queue, r.QueueTime)
 	s.lag = append(s.lag, r.Lag)
@@ -108,6 +146,9 @@ func (s *Summary) Add(r Record) {
 	if !r.OK() {
 		s.failed++
 		s.errors[r.Err]++
+		if s.slo.set() {
+			s.missed[ObjectiveFailed]++
+		}
 		return
 	}
 	s.completed++
@@ -137,31 +178,15 @@ func (s *Summary) Add(r Record) {
 	}
 	s.reqs = append(s.reqs, sp)
 	s.itl = append(s.itl, r.Gaps...)
-	if s.slo.set() && s.isGood(r, tpot) {
-		s.good++
-	}
-}
-
-// isGood applies every set objective, inclusively. tpot is zero for a
-// request with at most one output token.
-func (s *Summary) isGood(r Record, tpot time.Duration) bool {
-	if s.slo.TTFT > 0 && r.TTFT > s.slo.TTFT {
-		return false
-	}
-	if s.slo.TPOT > 0 && tpot > s.slo.TPOT {
-		return false
-	}
-	if s.slo.E2EL > 0 && r.E2EL > s.slo.E2EL {
-		return false
-	}
-	if s.slo.ITL > 0 {
-		for _, g := range r.Gaps {
-			if g > s.slo.ITL {
-				return false
-			}
+	if s.slo.set() {
+		missed := s.slo.Missed(r)
+		if len(missed) == 0 {
+			s.good++
+		}
+		for _, m := range missed {
+			s.missed[m]++
 		}
 	}
-	return true
 }
 
 // Percentile is one requested percentile of a Distribution.
@@ -208,8 +233,12 @@ type Stats struct {
 	// RequestGoodput is good requests per second of Duration.
 	RequestGoodput float64
 	// GoodPercent is the share of all measured requests, failed ones
-	// included, that were good, in percent.
+	// included, that were good, in percent; Good is their number.
 	GoodPercent float64
+	Good        int
+	// Missed counts, by objective (SLO.Missed), the measured requests
+	// that missed it; a request may miss several.
+	Missed map[string]int
 	// TPOT has one sample per request with more than one output token;
 	// ITL pools the gaps of all successful requests, one per chunk.
 	TTFT, TPOT, ITL, E2EL Distribution
@@ -288,6 +317,8 @@ func (s *Summary) Close(d time.Duration) Stats {
 	}
 	if n := s.completed + s.failed; st.HasSLO && n > 0 {
 		st.GoodPercent = 100 * float64(s.good) / float64(n)
+		st.Good = s.good
+		st.Missed = maps.Clone(s.missed)
 	}
 	ps := s.percentiles
 	if ps == nil {

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/benchform/benchform/executor"
+)
+
+// searchConfig is a simulator whose capacity is known: max_num_seqs
+// requests run at once and the rest queue. Within it a request's TTFT is
+// the simulator's 40 ms (±10 %); one request past it waits for a slot,
+// up to a max_num_seqs-th of a 100 ms request, so the TTFT objective of
+// 50 ms is met at max_num_seqs concurrent requests and missed by many
+// one above. The margins hold on a busy machine under the race detector.
+const searchConfig = `
+server "sim" {
+  engine = "simulated"
+  model  = "tiny"
+  simulate {
+    ttft         = "40ms"
+    itl          = "4ms"
+    jitter       = 0.1
+    max_num_seqs = {{.Capacity}}
+    seed         = {{.Seed}}
+  }
+}
+
+scenario "capacity" {
+  server     = server.sim
+  max_tokens = 16
+  dataset {
+    kind    = "prompts"
+    prompts = ["hello"]
+  }
+  load {
+    search {
+      from       = {{.From}}
+      max        = 64
+      attainment = 0.9
+    }
+    requests = 48
+  }
+  slo {
+    ttft = "50ms"
+  }
+}
+`
+
+type searchSetup struct{ Capacity, Seed, From int }
+
+// searchOf applies a search configuration and returns its one step list
+// and search result, as results -format json gives them.
+func searchOf(t *testing.T, s searchSetup) ([]executor.StepSummary, executor.SearchResult, string) {
+	t.Helper()
+	dir := configDir(t, render(t, searchConfig, s))
+	code, out, errOut := benchform(t, "apply", "-auto-approve", dir)
+	if code != exitOK {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	_, js, _ := benchform(t, "results", "-state", filepath.Join(dir, "benchform.db"), "-format", "json")
+	var runs []struct {
+		Steps    []executor.StepSummary  `json:"steps"`
+		Searches []executor.SearchResult `json:"searches"`
+	}
+	if err := json.Unmarshal([]byte(js), &runs); err != nil || len(runs) != 1 || len(runs[0].Searches) != 1 {
+		t.Fatalf("results: %v\n%s", err, js)
+	}
+	return runs[0].Steps, runs[0].Searches[0], out
+}
+
+// TestSearchFindsSimulatorCapacity searches the simulator's known
+// capacity with jitter on, for several seeds: the answer is exact (a
+// tolerance of 10 % is one request at this size) within a bounded number
+// of probes, and names TTFT as the objective that bound it.
+func TestSearchFindsSimulatorCapacity(t *testing.T) {
+	t.Parallel()
+	for seed := 1; seed <= 3; seed++ {
+		t.Run(fmt.Sprintf("seed %d", seed), func(t *testing.T) {
+			t.Parallel()
+			steps, r, out := searchOf(t, searchSetup{Capacity: 6, Seed: seed, From: 2})
+			if r.Passing == nil || *r.Passing != 6 || r.Failing == nil || *r.Failing != 7 || r.Binding != "ttft" {
+				t.Errorf("search: passing %v, failing %v, bound by %q; want 6, 7 and ttft\n%s", r.Passing, r.Failing, r.Binding, out)
+			}
+			if r.Probes > 10 || len(steps) != r.Probes {
+				t.Errorf("%d probes, %d steps; want at most 10, one step each", r.Probes, len(steps))
+			}
+			if s, ok := (executor.StoredRun{Steps: steps}).Step(r.Step); !ok || s.Concurrency != 6 || s.Probe == nil || s.Probe.Verdict != "pass" {
+				t.Errorf("the capacity's step %d: %+v", r.Step, s)
+			}
+			if !strings.Contains(out, "Search of server.sim over concurrency (90 % of requests within every objective): 6 passes, 7 fails, bound by ttft") {
+				t.Errorf("apply does not say what the search found:\n%s", out)
+			}
+		})
+	}
+}
+
+// TestSearchStopsOnOverload starts a search far past capacity: the first
+// probe stops as soon as it can no longer pass, and the search says no
+// load passed.
+func TestSearchStopsOnOverload(t *testing.T) {
+	t.Parallel()
+	began := time.Now()
+	steps, r, _ := searchOf(t, searchSetup{Capacity: 2, Seed: 1, From: 32})
+	if r.Passing != nil || r.Failing == nil || *r.Failing != 32 || r.Probes != 1 || r.Note != "no load from 32 passed" {
+		t.Errorf("search %+v", r)
+	}
+	if len(steps) != 1 || steps[0].Probe == nil || steps[0].Probe.Stopped == "" || steps[0].CutOff == 0 || steps[0].Completed+steps[0].Failed >= 48 {
+		t.Errorf("the probe at 32 ran to its end: %+v", steps)
+	}
+	if took := time.Since(began); took > 20*time.Second {
+		t.Errorf("an overloaded search took %s", took)
+	}
+}
