@@ -315,6 +315,7 @@ func (c *cli) results(args []string) int {
 	stateFlag := fs.String("state", "", "state file (default: benchform.db)")
 	format := fs.String("format", "table", "table, csv or json")
 	detailed := fs.Bool("detailed", false, "add every measured request: per-request arrays in JSON, one row per request in CSV")
+	decision := fs.Bool("decision", false, "show only the decision: each server at its capacity within the objectives, ranked")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -355,6 +356,14 @@ func (c *cli) results(args []string) int {
 		runs = append(runs, r)
 	}
 	switch {
+	case *decision && *detailed:
+		return c.errorf("-decision and -detailed show different things; choose one")
+	case *decision && *format == "json":
+		err = report.WriteJSON(c.stdout, executor.Decide(runs...))
+	case *decision && *format == "csv":
+		err = report.DecisionCSV(c.stdout, executor.Decide(runs...))
+	case *decision:
+		err = report.DecisionTable(c.stdout, executor.Decide(runs...))
 	case *format == "json":
 		err = report.ResultsJSON(c.stdout, runs)
 	case *format == "csv" && *detailed:
@@ -378,21 +387,21 @@ func (c *cli) results(args []string) int {
 }
 
 func (c *cli) compare(args []string) int {
-	fs := c.newFlagSet("compare", "compare RUN_A RUN_B [options]")
+	fs := c.newFlagSet("compare", "compare RUN_A RUN_B [RUN...] [options]")
 	stateFlag := fs.String("state", "", "state file (default: benchform.db)")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagExit(err)
 	}
-	if len(pos) != 2 {
-		return c.errorf("compare takes two run numbers; see benchform runs")
+	if len(pos) < 2 {
+		return c.errorf("compare takes two run numbers or more; see benchform runs")
 	}
 	store, ok := c.openState(*stateFlag, false)
 	if !ok {
 		return exitError
 	}
 	defer store.Close()
-	var runs [2]executor.StoredRun
+	runs := make([]executor.StoredRun, len(pos))
 	for i, p := range pos {
 		id, err := strconv.ParseInt(strings.TrimPrefix(p, "#"), 10, 64)
 		if err != nil {
@@ -402,7 +411,7 @@ func (c *cli) compare(args []string) int {
 			return c.errorf("%s", err)
 		}
 	}
-	if err := report.Compare(c.stdout, runs[0], runs[1]); err != nil {
+	if err := report.Compare(c.stdout, runs...); err != nil {
 		return c.errorf("%s", err)
 	}
 	return exitOK

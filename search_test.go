@@ -116,3 +116,94 @@ func TestSearchStopsOnOverload(t *testing.T) {
 		t.Errorf("an overloaded search took %s", took)
 	}
 }
+
+// matrixConfig compares three simulated servers of known capacity and
+// price, searched under one objective. Each serves 16 tokens per 100 ms
+// request per slot, so its throughput at capacity is proportional to its
+// slots: 1,280, 960 and 480 tokens/s; at $4, $1.50 and $1.20 an hour that
+// is about $0.87, $0.43 and $0.69 per million output tokens: "medium"
+// wins, though "fast" has the capacity. At this attainment a search may
+// land a slot above, which keeps the order.
+const matrixConfig = `
+locals {
+  matrix = {
+    fast   = { slots = 8, price = 4 }
+    medium = { slots = 6, price = 1.5 }
+    slow   = { slots = 3, price = 1.2 }
+  }
+}
+
+server "sim" {
+  for_each       = local.matrix
+  engine         = "simulated"
+  model          = "tiny"
+  price_per_hour = each.value.price
+  simulate {
+    ttft         = "40ms"
+    itl          = "4ms"
+    jitter       = 0.1
+    max_num_seqs = each.value.slots
+    seed         = 1
+  }
+}
+
+scenario "capacity" {
+  server     = values(server.sim)
+  max_tokens = 16
+  dataset {
+    kind    = "prompts"
+    prompts = ["hello"]
+  }
+  load {
+    search {
+      from       = 2
+      max        = 32
+      attainment = 0.85
+    }
+    requests = 32
+  }
+  slo {
+    ttft = "50ms"
+  }
+}
+`
+
+// TestDecisionOfAMatrix searches a for_each matrix of simulators and
+// checks the decision: every capacity found, and the cheapest per million
+// tokens at capacity ranked first.
+func TestDecisionOfAMatrix(t *testing.T) {
+	t.Parallel()
+	dir := configDir(t, matrixConfig)
+	code, out, errOut := benchform(t, "apply", "-auto-approve", dir)
+	if code != exitOK {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	_, js, _ := benchform(t, "results", "-state", filepath.Join(dir, "benchform.db"), "-decision", "-format", "json")
+	var ds []executor.Decision
+	if err := json.Unmarshal([]byte(js), &ds); err != nil || len(ds) != 3 {
+		t.Fatalf("decision: %v\n%s", err, js)
+	}
+	want := []struct {
+		server   string
+		capacity float64
+	}{{`server.sim["medium"]`, 6}, {`server.sim["slow"]`, 3}, {`server.sim["fast"]`, 8}}
+	for i, w := range want {
+		d := ds[i]
+		if d.Server != w.server || d.Rank != i+1 || d.Capacity == nil || *d.Capacity < w.capacity || *d.Capacity > w.capacity+1 || d.Basis != "search" || d.USDPerMillionOutput == nil {
+			t.Errorf("rank %d: %s at %s ($%s/M), want %s at %g or one more", i+1, d.Server, pointer(d.Capacity), pointer(d.USDPerMillionOutput), w.server, w.capacity)
+		}
+	}
+	if !ds[0].Best || ds[1].Best {
+		t.Errorf("best: %v, %v", ds[0].Best, ds[1].Best)
+	}
+	if !strings.Contains(out, "│ 1 best │ server.sim[\"medium\"] │") {
+		t.Errorf("apply's decision table does not rank medium first:\n%s", out)
+	}
+}
+
+func pointer(f *float64) string {
+	if f == nil {
+		return "none"
+	}
+	return fmt.Sprint(*f)
+}

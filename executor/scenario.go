@@ -262,11 +262,9 @@ func (a *applier) runSteps(ctx context.Context, c *Change, spec lang.ScenarioSpe
 	var failing []string
 	var outcome RunOutcome
 	defer func() {
-		if len(outcome.Searches) > 0 {
-			b, _ := json.Marshal(outcome)
-			if err := a.opts.State.SetRunOutcome(runID, b); err != nil {
-				a.opts.Hook.Warn(c.Addr, err.Error())
-			}
+		b, _ := json.Marshal(outcome)
+		if err := a.opts.State.SetRunOutcome(runID, b); err != nil {
+			a.opts.Hook.Warn(c.Addr, err.Error())
 		}
 	}()
 	for _, server := range c.Servers {
@@ -274,6 +272,7 @@ func (a *applier) runSteps(ctx context.Context, c *Change, spec lang.ScenarioSpe
 		if err != nil {
 			return fmt.Errorf("connect to %s: %w", server, err)
 		}
+		outcome.Servers = append(outcome.Servers, a.serverFacts(server))
 		sc := &serverSteps{a: a, c: c, spec: spec, client: client, runID: runID, server: server, index: &index,
 			target:   workload.Target{BaseURL: endpoint.BaseURL, APIKey: endpoint.APIKey, Model: endpoint.Model},
 			opts:     a.requestOptions(c, spec, server),
@@ -378,6 +377,8 @@ func sloOf(spec lang.ScenarioSpec) workload.SLO {
 
 // RunOutcome is what a run concluded beyond its steps.
 type RunOutcome struct {
+	// Servers say what each server ran on, for the run's decision.
+	Servers []ServerFacts `json:"servers,omitempty"`
 	// Searches are the capacity searches' results, one per server.
 	Searches []SearchResult `json:"searches,omitempty"`
 }

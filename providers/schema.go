@@ -75,6 +75,10 @@ const (
 	// AttrPricePerHour is a price a configuration states for a pod or
 	// server, which wins over the provider's.
 	AttrPricePerHour = "price_per_hour"
+	// AttrGPUSelected is the GPU type a pod got, and AttrGPUCount how
+	// many, where its provider says.
+	AttrGPUSelected = "gpu_type_selected"
+	AttrGPUCount    = "gpu_count"
 	// AttrServer is, in a pod's configuration, the server placed on it;
 	// AttrPod, in a server's, the pod it is placed on.
 	AttrServer = "server"

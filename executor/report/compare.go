@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/tw"
@@ -11,9 +12,32 @@ import (
 	"github.com/benchform/benchform/executor"
 )
 
-// Compare writes two runs side by side, matching steps by server and load,
-// with the relative change of each figure.
-func Compare(w io.Writer, a, b executor.StoredRun) error {
+// Compare writes runs side by side: for two runs, the steps they have in
+// common, matched by server and load, with the relative change of each
+// figure; for any runs, their servers ranked together at their capacity.
+func Compare(w io.Writer, runs ...executor.StoredRun) error {
+	if len(runs) == 2 {
+		if err := compareSteps(w, runs[0], runs[1]); err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintln(w); err != nil {
+			return err
+		}
+	}
+	pw := &printer{w: w}
+	var ids []string
+	for _, r := range runs {
+		ids = append(ids, fmt.Sprintf("#%d (%s)", r.ID, r.Scenario))
+	}
+	pw.printf("Servers of runs %s at their capacity:\n", strings.Join(ids, ", "))
+	if pw.err != nil {
+		return pw.err
+	}
+	return DecisionTable(w, executor.Decide(runs...))
+}
+
+// compareSteps writes the steps two runs have in common.
+func compareSteps(w io.Writer, a, b executor.StoredRun) error {
 	pw := &printer{w: w}
 	pw.printf("Comparing run #%d (%s) with run #%d (%s)\n", a.ID, a.Scenario, b.ID, b.Scenario)
 	type key struct{ server, label string }

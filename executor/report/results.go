@@ -60,6 +60,7 @@ func ResultsTable(w io.Writer, run executor.StoredRun) error {
 	for _, sr := range run.Outcome.Searches {
 		pw.printf("%s\n", searchLine(sr))
 	}
+
 	for _, s := range run.Steps {
 		for _, e := range s.Errors {
 			pw.printf("  %s %s: %d × %s\n", s.Server, s.Label, e.Count, safetext.Line(e.Message))
@@ -70,7 +71,14 @@ func ResultsTable(w io.Writer, run executor.StoredRun) error {
 			pw.printf("Warning: %s %s: %s\n", s.Server, s.Label, safetext.Line(w))
 		}
 	}
-	return pw.err
+	if !Decides(run) || pw.err != nil {
+		return pw.err
+	}
+	pw.printf("\n")
+	if pw.err != nil {
+		return pw.err
+	}
+	return DecisionTable(w, executor.Decide(run))
 }
 
 // figureTable lays a run's steps out as rows of the figures that table
@@ -360,6 +368,9 @@ func ResultsJSON(w io.Writer, runs []executor.StoredRun) error {
 		obj = append(obj, field{"steps", steps})
 		if len(r.Outcome.Searches) > 0 {
 			obj = append(obj, field{"searches", r.Outcome.Searches})
+		}
+		if Decides(r) {
+			obj = append(obj, field{"decision", executor.Decide(r)})
 		}
 		out = append(out, obj)
 	}
