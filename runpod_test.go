@@ -492,3 +492,106 @@ func TestRunpodExamplePlan(t *testing.T) {
 		t.Errorf("plan (-want +got):\n%s", diff)
 	}
 }
+
+// afterUseConfig is a matrix of two GPU types on RunPod whose pods exist
+// only while the scenario uses them.
+const afterUseConfig = `
+variable "gpus" {
+  default = { h100 = ["NVIDIA H100 80GB HBM3"], l40s = ["NVIDIA L40S"] }
+}
+
+pod "gpu" {
+  for_each          = var.gpus
+  gpu_type          = each.value
+  env               = { HF_TOKEN = env("HF_TOKEN") }
+  ttl               = "3h"
+  destroy_after_use = true
+}
+
+server "llm" {
+  for_each = var.gpus
+  engine   = "vllm"
+  pod      = pod.gpu[each.key]
+  model    = "Qwen/Qwen2.5-7B-Instruct"
+}
+
+scenario "chat" {
+  server     = values(server.llm)
+  max_tokens = 8
+
+  dataset {
+    kind         = "synthetic"
+    input_tokens = 16
+  }
+
+  load {
+    concurrency = [2]
+    requests    = 6
+  }
+}
+`
+
+// TestRunpodMatrixDestroyedAfterUse applies a two-GPU matrix against the
+// fake RunPod: the scenario runs its servers one after the other, the
+// first pod is terminated as soon as the scenario is done with it, while
+// the second still serves, no pod is left after apply, and the next plan,
+// its scenario up to date, creates nothing.
+func TestRunpodMatrixDestroyedAfterUse(t *testing.T) {
+	fake := fakeRunpod(t)
+	dir := configDir(t, afterUseConfig)
+	// The h100 pod lives at most 20 minutes for its server to answer, then
+	// 3 rounds of 2 requests of 30 minutes each: 110 minutes at $2.69;
+	// the l40s pod waits for the h100 server's steps too, 200 minutes, cut
+	// to its ttl of 3 hours at $0.86: $7.51 in all.
+	code, out, errOut := benchform(t, "plan", dir)
+	if code != exitOK || !strings.Contains(out, `# pod.gpu["h100"] will be created, then destroyed once scenario.chat has finished with it`) ||
+		!strings.Contains(out, "Plan: 4 to add, 0 to change, 0 to destroy, 1 scenario to run; 4 destroyed after use.") ||
+		!strings.Contains(out, "2 pods cost at most $7.51 before their ttl or destroy_after_use ends them") {
+		t.Fatalf("plan: %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = benchform(t, "apply", "-auto-approve", dir)
+	if code != exitOK {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	pods := fake.AllPods()
+	if len(pods) != 2 {
+		t.Fatalf("%d pods created, want 2", len(pods))
+	}
+	store, err := state.OpenReadOnly(filepath.Join(dir, "benchform.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	steps, err := store.Steps(1)
+	if err != nil || len(steps) != 2 {
+		t.Fatalf("steps: %v, %v", steps, err)
+	}
+	byGPU := map[string]runpodtest.Pod{}
+	for _, p := range pods {
+		if p.Status != "TERMINATED" && p.TerminatedAt.IsZero() {
+			t.Errorf("pod %s (%s) is left: %s", p.ID, p.GPUID, p.Status)
+		}
+		byGPU[p.GPUID] = p
+	}
+	// h100 comes first: its pod went while l40s still ran.
+	first, second := byGPU["NVIDIA H100 80GB HBM3"], steps[1]
+	if first.TerminatedAt.IsZero() || !first.TerminatedAt.Before(second.FinishedAt) {
+		t.Errorf("the h100 pod was terminated at %s, the l40s step finished at %s: not as soon as it was done with", first.TerminatedAt, second.FinishedAt)
+	}
+	rows, _ := store.Resources()
+	for _, r := range rows {
+		if r.Kind != "scenario" {
+			t.Errorf("state still holds %s", r.Address)
+		}
+	}
+	code, out, _ = benchform(t, "plan", "-detailed-exitcode", dir)
+	if code != exitOK || !strings.Contains(out, "not created: destroy_after_use") {
+		t.Errorf("plan after apply: exit %d, want 0 (no changes):\n%s", code, out)
+	}
+	_, table, _ := benchform(t, "results", "-state", filepath.Join(dir, "benchform.db"))
+	for _, gpu := range []string{"NVIDIA H100 80GB HBM3", "NVIDIA L40S"} {
+		if !strings.Contains(table, gpu) {
+			t.Errorf("the decision does not name %s:\n%s", gpu, table)
+		}
+	}
+}

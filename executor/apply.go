@@ -51,6 +51,7 @@ func (e *Executor) Apply(ctx context.Context, plan *Plan) (*Result, hcl.Diagnost
 		plan:     plan,
 		scope:    lang.NewScope(),
 		result:   &Result{Done: map[Action]int{}},
+		afterUse: newAfterUse(e.opts.Config, plan),
 	}
 	errs := walk(ctx, plan.Changes, e.opts.Parallelism, func(c *Change) error {
 		e.opts.Hook.PreApply(c.Addr, c.Action)
@@ -66,6 +67,9 @@ func (e *Executor) Apply(ctx context.Context, plan *Plan) (*Result, hcl.Diagnost
 	a.result.Interrupted = ctx.Err() != nil
 
 	var diags hcl.Diagnostics
+	for _, err := range a.finishAfterUse() {
+		diags = append(diags, errorDiags("Failed to destroy after use", err)...)
+	}
 	for _, c := range plan.Changes {
 		err := errs[c.Addr]
 		if err == nil || errors.Is(err, errSkipped) || errors.Is(err, errNotStarted) {
@@ -120,6 +124,8 @@ type applier struct {
 	scope  *lang.Scope // values of pods and servers as applied
 	mu     sync.Mutex
 	result *Result
+	// afterUse tracks the pods destroyed once their scenarios are done.
+	afterUse *afterUse
 }
 
 func (a *applier) apply(ctx context.Context, c *Change) error {

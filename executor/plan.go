@@ -37,6 +37,8 @@ type Plan struct {
 	Notes []string
 	// Billing lists every pod in state that costs money, oldest first.
 	Billing []BilledPod
+	// CostBound bounds what the pods the plan leaves cost before they go.
+	CostBound CostBound
 	// Now is when the plan was made, for ages and costs so far.
 	Now time.Time
 
@@ -65,6 +67,10 @@ type Change struct {
 	Sensitive []string
 	// DependsOn are the resources that must be applied first.
 	DependsOn []lang.Addr
+	// UsedBy, on a pod with destroy_after_use or a server on one, are the
+	// scenarios of this plan that use it: it is destroyed once they have
+	// all finished with it.
+	UsedBy []lang.Addr
 
 	// Scenario plans only.
 	Servers        []lang.Addr
@@ -156,10 +162,14 @@ func (e *Executor) Plan(ctx context.Context) (*Plan, hcl.Diagnostics) {
 		plan.expiring = e.expiring(plan)
 		creates, d = e.planConfig(ctx, plan, stored, refreshed)
 		diags = append(diags, d...)
+		creates = e.planAfterUse(plan, creates)
 	}
 	deletes := e.planDeletes(plan, stored, refreshed)
 	plan.Changes = append(creates, deletes...)
 	orderExpiry(plan)
+	if !plan.Destroy {
+		plan.CostBound = e.costBound(plan)
+	}
 	return plan, diags
 }
 
@@ -553,6 +563,11 @@ func (e *Executor) planScenario(plan *Plan, addr lang.Addr, row *state.Resource,
 	var changing []string
 	var identity []string
 	for _, s := range sc.Servers {
+		if pod, ok := afterUsePod(cfg, s); ok {
+			// New each time: what counts is its configuration.
+			identity = append(identity, afterUseIdentity(cfg, s, pod))
+			continue
+		}
 		sch := planned[s]
 		if sch == nil || sch.Action != NoOp || sch.prior == nil {
 			changing = append(changing, s.String())

@@ -33,6 +33,13 @@ const (
 // runScenario runs every step of a scenario against each of its servers
 // and records the run, its steps and every request in state as it goes.
 func (a *applier) runScenario(ctx context.Context, c *Change) error {
+	// However the run ends, it is done with its servers, which pods
+	// destroyed after use wait for; doneWith is idempotent.
+	defer func() {
+		for _, s := range c.Servers {
+			a.doneWith(c.Addr, s)
+		}
+	}()
 	spec, err := lang.DecodeScenarioSpec(c.config)
 	if err != nil {
 		return err
@@ -127,6 +134,10 @@ func (a *applier) serverIdentity(c *Change) string {
 	}
 	var parts []string
 	for _, s := range c.Servers {
+		if pod, ok := afterUsePod(a.opts.Config, s); ok {
+			parts = append(parts, afterUseIdentity(a.opts.Config, s, pod))
+			continue
+		}
 		row, ok, err := a.opts.State.Resource(s.String())
 		if err != nil || !ok {
 			parts = append(parts, s.String()+"=?")
@@ -298,6 +309,7 @@ func (a *applier) runSteps(ctx context.Context, c *Change, spec lang.ScenarioSpe
 			}
 		}
 		release(endpoint)
+		a.doneWith(c.Addr, server)
 		if isFailureRate(err) {
 			failing = append(failing, err.Error())
 			err = nil

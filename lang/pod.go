@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+	"github.com/zclconf/go-cty/cty/convert"
 
 	"github.com/benchform/benchform/providers"
 )
@@ -16,14 +18,21 @@ type Pod struct {
 	Resource
 	// Provider is the provider's name, known once Load has succeeded.
 	Provider string
+	// DestroyAfterUse makes the pod, and the servers on it, exist only
+	// while scenarios use them: created when a scenario that runs on them
+	// is to run, destroyed as soon as every such scenario has finished
+	// with them.
+	DestroyAfterUse bool
+
+	destroyAfterUse *hcl.Attribute
 }
 
 // DefaultPodProvider is the provider of a pod block that names none.
 const DefaultPodProvider = "runpod"
 
 func decodePodBlock(b *hcl.Block) (*Pod, hcl.Diagnostics) {
-	r, _, diags := newResource(KindPod, b, podSpec(), []string{"provider"}, nil)
-	return &Pod{Resource: *r}, diags
+	r, attrs, diags := newResource(KindPod, b, podSpec(), []string{"provider"}, []string{"destroy_after_use"})
+	return &Pod{Resource: *r, destroyAfterUse: attrs["destroy_after_use"]}, diags
 }
 
 // Schema is the schema of the pod's provider, known once Load has
@@ -38,6 +47,21 @@ func (c *Config) resolveProvider(p *Pod) hcl.Diagnostics {
 	name, rng, diags := c.staticString(&p.Resource, "provider")
 	if diags.HasErrors() {
 		return diags
+	}
+	if a := p.destroyAfterUse; a != nil {
+		ctx, d := c.evalContext(p.refs, NewScope(), &p.Resource)
+		v, vd := a.Expr.Value(ctx)
+		diags = append(append(diags, d...), vd...)
+		v, _ = v.Unmark()
+		if !vd.HasErrors() && !d.HasErrors() {
+			conv, err := convert.Convert(v, cty.Bool)
+			if err != nil || conv.IsNull() || !conv.IsKnown() {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid value for \"destroy_after_use\"",
+					Detail: "destroy_after_use must be true or false, known while loading.", Subject: a.Expr.Range().Ptr()})
+			} else {
+				p.DestroyAfterUse = conv.True()
+			}
+		}
 	}
 	if name == "" {
 		name = DefaultPodProvider

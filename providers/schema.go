@@ -60,6 +60,11 @@ type Attribute struct {
 	Validate func(cty.Value) error
 }
 
+// DefaultReadyTimeout bounds the wait for a server a provider starts to
+// answer when its configuration sets no ready_timeout: large models take
+// minutes to load.
+const DefaultReadyTimeout = 20 * time.Minute
+
 // Attributes the executor reads of the objects providers return and the
 // configurations it hands them.
 const (
@@ -75,6 +80,9 @@ const (
 	// AttrPricePerHour is a price a configuration states for a pod or
 	// server, which wins over the provider's.
 	AttrPricePerHour = "price_per_hour"
+	// AttrReadyTimeout is how long a server may take to answer once
+	// started.
+	AttrReadyTimeout = "ready_timeout"
 	// AttrGPUSelected is the GPU type a pod got, and AttrGPUCount how
 	// many, where its provider says.
 	AttrGPUSelected = "gpu_type_selected"

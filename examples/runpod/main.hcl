@@ -10,8 +10,10 @@
 #
 #   benchform plan -var 'gpus={h100=["NVIDIA H100 80GB HBM3"], l40s=["NVIDIA L40S"]}' examples/runpod
 #
-# The pods cost money from the moment apply creates them; ttl makes
-# benchform destroy them if they are still there three hours later.
+# The pods cost money from the moment apply creates them. Each is
+# destroyed as soon as the scenario has finished with the server on it
+# (destroy_after_use), and ttl bounds its life to three hours whatever
+# happens; the plan says the most they can cost.
 
 variable "model" {
   type    = string
@@ -51,6 +53,7 @@ pod "gpu" {
   container_disk_gb = 60
   env               = { HF_TOKEN = env("HF_TOKEN") }
   ttl               = "3h"
+  destroy_after_use = true
 }
 
 server "llm" {

@@ -60,6 +60,7 @@ func Plan(w io.Writer, plan *executor.Plan) error {
 			pw.printf("Pods this plan creates cost %s$%.2f per hour, plus pods whose price is known only after apply.\n", bound, cost)
 		}
 	}
+	writeCostBound(pw, plan.CostBound)
 	writeBilling(pw, plan)
 	return pw.err
 }
@@ -90,6 +91,27 @@ func newPodCost(plan *executor.Plan) (cost float64, upTo, known, any bool) {
 		}
 	}
 	return cost, upTo, known, any
+}
+
+// writeCostBound says the most the plan's pods can cost before their ttl or
+// destroy_after_use ends them, and which pods no bound ends.
+func writeCostBound(pw *printer, b executor.CostBound) {
+	if b.Bounded == 0 && b.Unbounded == 0 {
+		return
+	}
+	var parts []string
+	if b.Bounded > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s cost at most $%.2f before %s ttl or destroy_after_use ends %s, if every ready_timeout and request timeout is reached",
+			b.Bounded, plural(b.Bounded, "pod", "pods"), b.USD, plural(b.Bounded, "its", "their"), plural(b.Bounded, "it", "them")))
+	}
+	if b.Unpriced > 0 {
+		parts = append(parts, fmt.Sprintf("%d more whose price is known only after apply", b.Unpriced))
+	}
+	if b.Unbounded > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s until destroyed, having neither ttl nor destroy_after_use", b.Unbounded, plural(b.Unbounded, "pod bills", "pods bill")))
+	}
+	s := strings.Join(parts, "; ")
+	pw.printf("%s.\n", strings.ToUpper(s[:1])+s[1:])
 }
 
 // writeBilling lists every pod in state that costs money, so that a plan
@@ -137,8 +159,11 @@ var kindRank = map[lang.Kind]int{lang.KindPod: 0, lang.KindServer: 1, lang.KindS
 // Summary is the plan's last line: "Plan: 1 to add, 0 to change, 0 to
 // destroy, 1 scenario to run."
 func Summary(plan *executor.Plan) string {
-	var add, change, destroy, run int
+	var add, change, destroy, run, afterUse int
 	for _, c := range plan.Changes {
+		if len(c.UsedBy) > 0 && c.Action != executor.Delete && c.Addr.Kind != lang.KindScenario {
+			afterUse++
+		}
 		switch c.Action {
 		case executor.Create:
 			add++
@@ -153,7 +178,19 @@ func Summary(plan *executor.Plan) string {
 			run++
 		}
 	}
-	return fmt.Sprintf("Plan: %d to add, %d to change, %d to destroy, %d %s to run.", add, change, destroy, run, plural(run, "scenario", "scenarios"))
+	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to destroy, %d %s to run", add, change, destroy, run, plural(run, "scenario", "scenarios"))
+	if afterUse > 0 {
+		line += fmt.Sprintf("; %d destroyed after use", afterUse)
+	}
+	return line + "."
+}
+
+func addrList(addrs []lang.Addr) string {
+	s := make([]string, len(addrs))
+	for i, a := range addrs {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 func plural(n int, one, many string) string {
@@ -167,6 +204,9 @@ func writeChange(pw *printer, c *executor.Change) {
 	header := fmt.Sprintf("  # %s will be %s", c.Addr, c.Action.Verb())
 	if c.Action == executor.Delete && c.Addr.Kind == lang.KindScenario {
 		header = fmt.Sprintf("  # %s will be removed from state (its runs stay in history)", c.Addr)
+	}
+	if len(c.UsedBy) > 0 && c.Action != executor.Delete {
+		header += fmt.Sprintf(", then destroyed once %s %s finished with it", addrList(c.UsedBy), plural(len(c.UsedBy), "has", "have"))
 	}
 	if len(c.Reasons) > 0 {
 		header += ": " + strings.Join(c.Reasons, "; ")

@@ -15,8 +15,8 @@ import (
 )
 
 // DefaultReadyTimeout bounds the wait for a server to answer when its
-// configuration sets no ready_timeout: large models take minutes to load.
-const DefaultReadyTimeout = 20 * time.Minute
+// configuration sets no ready_timeout.
+const DefaultReadyTimeout = providers.DefaultReadyTimeout
 
 // loopback is the address servers listen on: without an API key a server
 // must not be reachable from other machines.

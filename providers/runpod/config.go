@@ -21,7 +21,7 @@ import (
 // Defaults of pod and server arguments.
 const (
 	DefaultContainerDiskGB = 50
-	DefaultReadyTimeout    = 20 * time.Minute
+	DefaultReadyTimeout    = providers.DefaultReadyTimeout
 	// volumeMountPath is where a volume is mounted; weights are cached
 	// there (HF_HOME) so that they survive a restart.
 	volumeMountPath = "/workspace"

@@ -137,6 +137,8 @@ type Pod struct {
 	Status    string
 	CreatedAt time.Time
 	StartedAt time.Time
+	// TerminatedAt is when the pod was terminated, zero until then.
+	TerminatedAt time.Time
 	// Starts counts the container's starts: creation, restarts, changes.
 	Starts int
 }
@@ -266,7 +268,7 @@ func (s *Server) Terminate(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if p := s.pods[id]; p != nil {
-		p.state = "terminated"
+		p.state, p.TerminatedAt = "terminated", s.opts.Now()
 	}
 }
 
@@ -836,7 +838,7 @@ func (s *Server) action(w http.ResponseWriter, r *http.Request, id, action strin
 	case "stop":
 		p.state = "exited"
 	case "terminate":
-		p.state = "terminated"
+		p.state, p.TerminatedAt = "terminated", now
 		s.mu.Unlock()
 		w.WriteHeader(http.StatusNoContent)
 		s.record(r, http.StatusNoContent)
