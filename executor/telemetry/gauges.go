@@ -41,30 +41,17 @@ func gaugeByReplica(s Scrape, q engines.Quantity) map[string]float64 {
 	return out
 }
 
-// gaugeSamples picks the samples gauges are computed from: those taken
-// during the window. The before and after scrapes bracket the load and
-// would pull every mean towards idle, so they count only when the window
-// had no sample at all.
-func gaugeSamples(samples []ServerSample, before, after *Scrape) []ServerSample {
-	if len(samples) > 0 {
-		return samples
-	}
-	var out []ServerSample
-	for _, s := range []*Scrape{before, after} {
-		if s != nil {
-			out = append(out, SampleOf(*s))
-		}
-	}
-	return out
-}
-
 // sampledGauges are one replica's (or the total's) gauge readings over a
 // window, sample by sample.
 type sampledGauges struct{ running, waiting, kv, gen []float64 }
 
-func addGauges(samples []ServerSample, before, after *Scrape, replica func(string) *ReplicaStats) {
+// Gauges are computed from the samples taken during the window only. The
+// before and after scrapes bracket the load, when the server is idle: a
+// window shorter than the sampling interval has no gauge figures rather
+// than a peak of zero.
+func addGauges(samples []ServerSample, replica func(string) *ReplicaStats) {
 	by := map[string]*sampledGauges{}
-	for _, s := range gaugeSamples(samples, before, after) {
+	for _, s := range samples {
 		for _, r := range s.Replicas {
 			if by[r.Replica] == nil {
 				by[r.Replica] = &sampledGauges{}
@@ -86,9 +73,9 @@ func addGauges(samples []ServerSample, before, after *Scrape, replica func(strin
 
 // fillTotalGauges recombines the replicas sample by sample: running,
 // waiting and throughput add up, KV usage is the replicas' mean.
-func fillTotalGauges(t *ReplicaStats, samples []ServerSample, before, after *Scrape) {
+func fillTotalGauges(t *ReplicaStats, samples []ServerSample) {
 	var g sampledGauges
-	for _, s := range gaugeSamples(samples, before, after) {
+	for _, s := range samples {
 		var r, w, k, th []float64
 		for _, rs := range s.Replicas {
 			appendIf(&r, rs.Running)

@@ -242,7 +242,7 @@ func (w ServerWindow) Stats() ServerStats {
 		addCounters(before, after, replica)
 		addHistograms(before, after, replica)
 	}
-	addGauges(w.Samples, before, after, replica)
+	addGauges(w.Samples, replica)
 
 	for _, k := range slices.Sorted(maps.Keys(replicas)) {
 		rates(replicas[k])
@@ -298,7 +298,7 @@ func total(replicas []ReplicaStats, samples []ServerSample, before, after *Scrap
 			*f.field(&t) = distribution(sum, f.scale)
 		}
 	}
-	fillTotalGauges(&t, samples, before, after)
+	fillTotalGauges(&t, samples)
 	return t
 }
 
