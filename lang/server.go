@@ -39,7 +39,8 @@ var simulateSpec = hcldec.ObjectSpec{
 	"max_model_len":      intAttr("max_model_len", 1, false),
 	// The engine whose /metrics the simulator imitates; its provider
 	// knows which it can.
-	"engine": attr("engine", cty.String),
+	"engine":   attr("engine", cty.String),
+	"schedule": attr("schedule", cty.String),
 }
 
 var serverSpec = hcldec.ObjectSpec{

@@ -54,7 +54,29 @@ type Model struct {
 	// Metrics is the engine whose /metrics the server imitates, one of
 	// MetricsFlavours; empty means vLLM's.
 	Metrics string
+	// Schedule is when tokens go out, one of Schedules; empty means
+	// ScheduleIndependent.
+	Schedule string
 }
+
+// Schedules: how the simulator times tokens.
+const (
+	// ScheduleIndependent gives each stream its own clock from the moment
+	// it takes a slot: its first token TTFT later, then one every ITL,
+	// each delay jittered per request. Streams that arrived at different
+	// times flush at different times, as the replicas behind one endpoint,
+	// or servers whose requests do not share engine steps, look to a
+	// client.
+	ScheduleIndependent = "independent"
+	// ScheduleBatched runs one engine step every ITL (jittered per step)
+	// for the whole server, as vLLM and SGLang do: a stream's first token
+	// goes out at the first step after its TTFT, the next at each step
+	// after, so every running stream flushes at the same instants.
+	ScheduleBatched = "batched"
+)
+
+// Schedules lists the values Schedule may take.
+var Schedules = []string{ScheduleIndependent, ScheduleBatched}
 
 // Defaults of the fields whose zero value cannot be meant literally.
 const (
@@ -75,6 +97,7 @@ func DefaultModel() Model {
 		MaxNumSeqs:       defaultMaxNumSeqs,
 		DefaultMaxTokens: defaultDefaultMaxTokens,
 		MaxModelLen:      defaultMaxModelLen,
+		Schedule:         ScheduleIndependent,
 	}
 }
 
@@ -124,6 +147,9 @@ func (m Model) check() (field, problem string) {
 	if m.Metrics != "" && !slices.Contains(MetricsFlavours, m.Metrics) {
 		return "engine", fmt.Sprintf("must be %s, got %q", strings.Join(MetricsFlavours, ", "), m.Metrics)
 	}
+	if m.Schedule != "" && !slices.Contains(Schedules, m.Schedule) {
+		return "schedule", fmt.Sprintf("must be %s, got %q", strings.Join(Schedules, " or "), m.Schedule)
+	}
 	return "", ""
 }
 
@@ -140,6 +166,9 @@ func (m Model) withDefaults() Model {
 	}
 	if m.MaxModelLen == 0 {
 		m.MaxModelLen = defaultMaxModelLen
+	}
+	if m.Schedule == "" {
+		m.Schedule = ScheduleIndependent
 	}
 	return m
 }

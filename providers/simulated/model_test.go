@@ -43,7 +43,7 @@ func TestModelValidate(t *testing.T) {
 
 func TestModelDefaults(t *testing.T) {
 	got := Model{}.withDefaults()
-	want := Model{ServedModel: "simulated", MaxNumSeqs: 256, DefaultMaxTokens: 128, MaxModelLen: 8192}
+	want := Model{ServedModel: "simulated", MaxNumSeqs: 256, DefaultMaxTokens: 128, MaxModelLen: 8192, Schedule: ScheduleIndependent}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Model{}.withDefaults() mismatch (-want +got):\n%s", diff)
 	}

@@ -372,6 +372,14 @@ func decodeConfig(cfg cty.Value, allowUnknown bool) (m Model, modelKnown bool, e
 				}
 			}
 		}
+		if v, ok := d.get(sim, "simulate.", "schedule"); ok {
+			if s, ok := d.str("simulate.schedule", v); ok {
+				m.Schedule = s
+				if field, problem := m.check(); field == "schedule" {
+					d.failAt("simulate.schedule", "%s", problem)
+				}
+			}
+		}
 		d.count(sim, "max_num_seqs", &m.MaxNumSeqs)
 		d.count(sim, "default_max_tokens", &m.DefaultMaxTokens)
 		d.count(sim, "max_model_len", &m.MaxModelLen)

@@ -88,6 +88,12 @@ func TestModelFromConfig(t *testing.T) {
 		{name: "bad duration", cfg: serverConfig("", cty.ObjectVal(map[string]cty.Value{"ttft": cty.StringVal("5 0ms")})), wantErr: `simulate.ttft: invalid duration "5 0ms"`},
 		{name: "duration without unit", cfg: serverConfig("", cty.ObjectVal(map[string]cty.Value{"itl": cty.NumberIntVal(5)})), wantErr: `simulate.itl: invalid duration "5"`},
 		{name: "negative duration", cfg: serverConfig("", cty.ObjectVal(map[string]cty.Value{"itl_per_seq": cty.StringVal("-1ms")})), wantErr: "simulate.itl_per_seq: must not be negative, got -1ms"},
+		{
+			name: "batched",
+			cfg:  serverConfig("", cty.ObjectVal(map[string]cty.Value{"schedule": cty.StringVal("batched")})),
+			want: func() Model { m := DefaultModel(); m.Schedule = ScheduleBatched; return m }(),
+		},
+		{name: "unknown schedule", cfg: serverConfig("", cty.ObjectVal(map[string]cty.Value{"schedule": cty.StringVal("random")})), wantErr: `simulate.schedule: must be independent or batched, got "random"`},
 		{name: "jitter too big", cfg: serverConfig("", cty.ObjectVal(map[string]cty.Value{"jitter": cty.NumberFloatVal(1.5)})), wantErr: "simulate.jitter: must be between 0 and 1, got 1.5"},
 		{name: "jitter not a number", cfg: serverConfig("", cty.ObjectVal(map[string]cty.Value{"jitter": cty.StringVal("lots")})), wantErr: "simulate.jitter: must be a number, got string"},
 		{name: "zero seqs", cfg: serverConfig("", cty.ObjectVal(map[string]cty.Value{"max_num_seqs": cty.NumberIntVal(0)})), wantErr: "simulate.max_num_seqs: must be a whole number of at least 1, got 0"},

@@ -3,8 +3,10 @@ package simulated
 import (
 	"container/list"
 	"context"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // scheduler hands out MaxNumSeqs decode slots, first come first served. The
@@ -108,4 +110,44 @@ func (c *prefixCache) seen(h uint64) bool {
 		delete(c.entries, last.Value.(uint64))
 	}
 	return false
+}
+
+// stepClock is the engine of a batched server: one step every ITL for all
+// streams, each step's length jittered once from the server's seed and
+// lengthened by ITLPerSeq per running sequence but one, so that every
+// stream that emits at a step emits at the same instant.
+type stepClock struct {
+	mu      sync.Mutex
+	at      time.Time // the latest step laid out
+	itl     time.Duration
+	perSeq  time.Duration
+	jitter  float64
+	rng     *rand.Rand
+	running func() int64
+}
+
+func newStepClock(origin time.Time, m Model, running func() int64) *stepClock {
+	return &stepClock{at: origin, itl: m.ITL, perSeq: m.ITLPerSeq, jitter: m.Jitter,
+		rng: rand.New(rand.NewPCG(uint64(m.Seed), 0x5eed)), running: running}
+}
+
+// after returns the first step later than t, laying out the steps up to
+// it. An idle server's steps are skipped in one stride.
+func (c *stepClock) after(t time.Time) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.itl <= 0 {
+		return t.Add(1)
+	}
+	if idle := t.Sub(c.at); idle > 64*c.itl {
+		c.at = c.at.Add(idle / c.itl * c.itl)
+	}
+	for !c.at.After(t) {
+		step := c.itl + c.perSeq*time.Duration(max(0, c.running()-1))
+		if c.jitter > 0 {
+			step = time.Duration(float64(step) * (1 + c.jitter*(2*c.rng.Float64()-1)))
+		}
+		c.at = c.at.Add(max(step, 1))
+	}
+	return c.at
 }

@@ -27,6 +27,7 @@ type Server struct {
 	created int64 // Unix time listed as the model's creation
 
 	sched   *scheduler
+	steps   *stepClock   // the engine steps of a batched server; nil otherwise
 	kvHeld  atomic.Int64 // KV tokens held by running sequences
 	prefix  *prefixCache
 	metrics recorder
@@ -63,6 +64,9 @@ func NewServer(m Model) (*Server, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.metrics = newMetrics(m, s.sched, s.kvHeld.Load)
+	if m.Schedule == ScheduleBatched {
+		s.steps = newStepClock(time.Now(), m, func() int64 { return s.sched.running.Load() })
+	}
 
 	models, err := json.Marshal(modelList{
 		Object: "list",
@@ -315,7 +319,12 @@ func (s *Server) generate(ctx context.Context, j *job, arrival time.Time, emit f
 
 	due := t.slotStart.Add(d.delay(s.m.TTFT + s.m.PrefillPerToken*time.Duration(j.promptTokens)))
 	for i := range j.maxTokens {
-		if i > 0 {
+		switch {
+		case s.steps != nil && i == 0:
+			due = s.steps.after(due.Add(-1))
+		case s.steps != nil:
+			due = s.steps.after(due)
+		case i > 0:
 			// The batch is read as each token is scheduled, so a
 			// sequence slows down and speeds up with its neighbours.
 			others := max(0, s.sched.running.Load()-1)

@@ -1007,3 +1007,69 @@ func TestTrace(t *testing.T) {
 		prev = at
 	}
 }
+
+// TestSchedules sends a second stream 7 ms after a first and compares the
+// instants their tokens were flushed: on independent clocks they stay 7 ms
+// apart, on a batched server they flush at the same engine steps.
+func TestSchedules(t *testing.T) {
+	for _, tt := range []struct {
+		schedule string
+		apart    func(d time.Duration) bool
+		want     string
+	}{
+		{ScheduleIndependent, func(d time.Duration) bool { return d > 4*time.Millisecond }, "more than 4 ms"},
+		{ScheduleBatched, func(d time.Duration) bool { return d < 4*time.Millisecond }, "less than 4 ms"},
+	} {
+		t.Run(tt.schedule, func(t *testing.T) {
+			m := DefaultModel()
+			m.TTFT, m.ITL, m.Schedule = 10*time.Millisecond, 20*time.Millisecond, tt.schedule
+			srv, err := NewServer(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var trace bytes.Buffer
+			srv.SetTrace(&trace)
+			base, err := srv.Start("127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wg sync.WaitGroup
+			for i, id := range []string{"a", "b"} {
+				time.Sleep(time.Duration(i) * 7 * time.Millisecond)
+				wg.Go(func() {
+					req, _ := http.NewRequest(http.MethodPost, base+"/v1/completions", strings.NewReader(`{"model":"simulated","prompt":"a b","max_tokens":5,"stream":true}`))
+					req.Header.Set("X-Request-Id", id)
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				})
+			}
+			wg.Wait()
+			if err := srv.Close(); err != nil {
+				t.Fatal(err)
+			}
+			flushes := map[string][]time.Time{}
+			for _, line := range strings.Split(strings.TrimSpace(trace.String()), "\n") {
+				f := strings.Split(line, "\t")
+				ns, _ := strconv.ParseInt(f[2], 10, 64)
+				flushes[f[0]] = append(flushes[f[0]], time.Unix(0, ns))
+			}
+			if len(flushes["a"]) != 5 || len(flushes["b"]) != 5 {
+				t.Fatalf("trace:\n%s", trace.String())
+			}
+			for k, at := range flushes["b"] {
+				nearest := time.Hour
+				for _, other := range flushes["a"] {
+					nearest = min(nearest, at.Sub(other).Abs())
+				}
+				if !tt.apart(nearest) {
+					t.Errorf("b's token %d was flushed %s from the nearest of a's, want %s", k, nearest, tt.want)
+				}
+			}
+		})
+	}
+}
