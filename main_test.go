@@ -128,7 +128,7 @@ func fastHCL(t *testing.T, s fastSetup) string {
 
 // render fills a configuration template; a field the template names but
 // data lacks fails the test rather than leaving a gap in the file.
-func render(t *testing.T, tmpl string, data any) string {
+func render(t testing.TB, tmpl string, data any) string {
 	t.Helper()
 	tp, err := template.New("config").Option("missingkey=error").Parse(tmpl)
 	if err != nil {
@@ -142,7 +142,7 @@ func render(t *testing.T, tmpl string, data any) string {
 }
 
 // writeConfig replaces the configuration of dir.
-func writeConfig(t *testing.T, dir, config string) {
+func writeConfig(t testing.TB, dir, config string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "main.hcl"), []byte(config), 0o644); err != nil {
 		t.Fatal(err)

@@ -28,6 +28,14 @@ type StepSummary struct {
 	RequestRate    Rate    `json:"request_rate,omitempty"`
 	MaxConcurrency int     `json:"max_concurrency,omitempty"`
 	AchievedRate   float64 `json:"achieved_request_rate"`
+	// Timing is when the step's events counted as arrived: "kernel" (the
+	// kernel's receive time of their last byte) or "read" (when the
+	// client's read returned).
+	Timing string `json:"timing,omitempty"`
+	// Origin is the wall-clock instant every request's start counts from
+	// (workload.Window.Origin): a request was sent at Origin plus its
+	// start, which lines its records up with a server's own logs.
+	Origin time.Time `json:"origin"`
 	// Status is "completed", or "interrupted" when the step was cut short;
 	// an interrupted step's figures cover the requests that finished.
 	Status string `json:"status"`
@@ -169,6 +177,7 @@ func Summarize(step StepInfo, stats workload.Stats, window workload.Window, perc
 		RequestRate:             Rate(step.Rate),
 		MaxConcurrency:          step.MaxConcurrency,
 		AchievedRate:            window.AchievedRate(),
+		Origin:                  window.Origin,
 		Status:                  status,
 		Completed:               stats.Completed,
 		Failed:                  stats.Failed,

@@ -265,7 +265,10 @@ func (a *applier) runSteps(ctx context.Context, c *Change, spec lang.ScenarioSpe
 	case spec.Load.MaxConcurrency > 0:
 		maxConns = spec.Load.MaxConcurrency
 	}
-	client := workload.NewClient(maxConns)
+	client, err := newTimedClient(spec, maxConns)
+	if err != nil {
+		return err
+	}
 	defer client.CloseIdleConnections()
 
 	perStep := promptsNeeded(spec)
@@ -322,6 +325,20 @@ func (a *applier) runSteps(ctx context.Context, c *Change, spec lang.ScenarioSpe
 		return fmt.Errorf("too many requests failed:\n  %s", strings.Join(failing, "\n  "))
 	}
 	return nil
+}
+
+// newTimedClient makes the client of a scenario's steps with the event
+// times it asks for: by default the kernel's receive times, where they can
+// be read, else when reads return.
+func newTimedClient(spec lang.ScenarioSpec, maxConns int) (*workload.Client, error) {
+	timing := workload.Timing(spec.Timing)
+	if timing == "" {
+		timing = workload.TimingRead
+		if workload.KernelTimingAvailable() {
+			timing = workload.TimingKernel
+		}
+	}
+	return workload.NewTimedClient(maxConns, timing)
 }
 
 func isFailureRate(err error) bool {
@@ -532,6 +549,7 @@ func (a *applier) runStep(ctx context.Context, c *Change, spec lang.ScenarioSpec
 	result.Warnings = append(append(warnings, clientWarnings(step, result)...), countWarnings(stats)...)
 	measured.attach(&result, in.pricePerHour)
 	result.ServerVersion = in.version
+	result.Timing = string(client.Timing())
 	if stopped != "" {
 		result.Warnings = append(result.Warnings, "stopped early: "+stopped)
 	}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -46,6 +47,10 @@ type ScenarioSpec struct {
 	// MaxFailureRate is the share of a step's requests that may fail
 	// before apply fails: from 0 to 1.
 	MaxFailureRate float64
+	// Timing is when a stream's event counts as arrived: "kernel" (the
+	// kernel's receive time, Linux), "read" (when the client's read
+	// returned), or "" for the default, kernel where it works.
+	Timing string
 }
 
 // TimeoutsSpec bounds every request of a scenario, and the end of a step
@@ -244,6 +249,7 @@ var scenarioSpec = hcldec.ObjectSpec{
 		"drain":      durationAttr("drain", false),
 	}),
 	"max_failure_rate": numberAttr("max_failure_rate", 0, 1),
+	"timing":           enumAttr("timing", false, "kernel", "read"),
 	"slo": block("slo", false, hcldec.ObjectSpec{
 		"ttft": durationAttr("ttft", false),
 		"tpot": durationAttr("tpot", false),
@@ -414,6 +420,11 @@ func (c *Config) validateScenario(s *Scenario) hcl.Diagnostics {
 		}
 	}
 
+	if t := val.GetAttr("timing"); !t.IsNull() && t.AsString() == "kernel" && runtime.GOOS != "linux" {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Kernel timing not available",
+			Detail:  fmt.Sprintf("timing = \"kernel\" reads the kernel's receive time of every event, which needs Linux; this is %s. Use timing = \"read\".", runtime.GOOS),
+			Subject: s.attrRange("timing").Ptr()})
+	}
 	if load := val.GetAttr("load"); !load.IsNull() {
 		hasConc, hasRate := set(load, "concurrency"), set(load, "rate")
 		search := load.GetAttr("search")
@@ -623,6 +634,7 @@ func DecodeScenarioSpec(v cty.Value) (ScenarioSpec, error) {
 			}
 		}
 	}
+	spec.Timing = stringOr(v.GetAttr("timing"), "")
 	spec.MaxFailureRate = DefaultMaxFailureRate
 	if m := v.GetAttr("max_failure_rate"); !m.IsNull() {
 		spec.MaxFailureRate, _ = m.AsBigFloat().Float64()

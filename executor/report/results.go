@@ -274,6 +274,9 @@ func stepFields(s executor.StepSummary) []field {
 		f = append(f, field{"concurrency", s.Concurrency})
 	}
 	f = append(f, field{"status", s.Status})
+	if !s.Origin.IsZero() {
+		f = append(f, field{"origin", s.Origin.UTC().Format(time.RFC3339Nano)})
+	}
 	if s.Suspect {
 		f = append(f, field{"suspect", true})
 	}

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strings"
 	"sync"
@@ -267,7 +268,8 @@ const drainTimeout = 250 * time.Millisecond
 // Client sends streaming requests over one shared keep-alive transport. It
 // is safe for concurrent use.
 type Client struct {
-	hc *http.Client
+	hc     *http.Client
+	timing Timing
 }
 
 // NewClient returns a Client that opens at most maxConns connections per
@@ -279,20 +281,56 @@ type Client struct {
 // arrive as the server flushes them, and there is no overall timeout:
 // contexts bound requests.
 func NewClient(maxConns int) *Client {
+	return newClient(maxConns, TimingRead)
+}
+
+// Timing says when a stream's event happened.
+type Timing string
+
+// Timings.
+const (
+	// TimingRead stamps an event when the read that completed it
+	// returned: when this process saw it.
+	TimingRead Timing = "read"
+	// TimingKernel stamps an event with the wall-clock time the kernel
+	// received the last segment of the read that completed it
+	// (SO_TIMESTAMPNS, Linux): when its last byte reached the host,
+	// whenever the reading goroutine got to run. Durations between such
+	// stamps, and from the send instant, are read on the wall clock.
+	TimingKernel Timing = "kernel"
+)
+
+// NewTimedClient is NewClient with the event times of timing; kernel
+// timing is refused where this build cannot read it.
+func NewTimedClient(maxConns int, timing Timing) (*Client, error) {
+	if timing == TimingKernel && !KernelTimingAvailable() {
+		return nil, errors.New("the kernel's receive times cannot be read here: they need Linux, and a socket that accepts SO_TIMESTAMPNS")
+	}
+	if timing != TimingKernel && timing != TimingRead {
+		return nil, fmt.Errorf("unknown timing %q", timing)
+	}
+	return newClient(maxConns, timing), nil
+}
+
+func newClient(maxConns int, timing Timing) *Client {
 	idle := maxConns
 	if maxConns <= 0 {
 		maxConns, idle = 0, 1024
 	}
+	d := dial
+	if timing == TimingKernel {
+		d = DialKernelStamped
+	}
 	tr := &http.Transport{
 		Proxy:               nil,
-		DialContext:         dial,
+		DialContext:         d,
 		MaxConnsPerHost:     maxConns,
 		MaxIdleConns:        0,
 		MaxIdleConnsPerHost: idle,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}
-	return &Client{hc: &http.Client{Transport: tr}}
+	return &Client{hc: &http.Client{Transport: tr}, timing: timing}
 }
 
 // connectTimeout carries a request's connect timeout to dial.
@@ -301,12 +339,31 @@ type connectTimeout struct{}
 // dial opens a connection within the connect timeout of the request that
 // needs it (30 s when it sets none).
 func dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	return dialer(ctx).DialContext(ctx, network, addr)
+}
+
+// DialKernelStamped dials, as the Client does with kernel timing, a TCP
+// connection whose reads carry the kernel's receive time: it is a
+// KernelStamped.
+func DialKernelStamped(ctx context.Context, network, addr string) (net.Conn, error) {
+	return kernelDial(ctx, dialer(ctx), network, addr)
+}
+
+func dialer(ctx context.Context) *net.Dialer {
 	d := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
 	if t, ok := ctx.Value(connectTimeout{}).(time.Duration); ok && t > 0 {
 		d.Timeout = t
 	}
-	return d.DialContext(ctx, network, addr)
+	return d
 }
+
+// KernelStamped is a connection that knows when the kernel received the
+// bytes of its latest read: ReceivedNano, in Unix nanoseconds, 0 before
+// any.
+type KernelStamped interface{ ReceivedNano() int64 }
+
+// Timing is how the Client stamps events.
+func (c *Client) Timing() Timing { return c.timing }
 
 // CloseIdleConnections closes the connections the Client keeps for reuse.
 func (c *Client) CloseIdleConnections() { c.hc.CloseIdleConnections() }
@@ -495,6 +552,14 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 	if to.Connect > 0 {
 		ctx = context.WithValue(ctx, connectTimeout{}, to.Connect)
 	}
+	// With kernel timing, the stream's reads are stamped by the connection
+	// it gets.
+	var rx KernelStamped
+	if c.timing == TimingKernel {
+		ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+			rx, _ = info.Conn.(KernelStamped)
+		}})
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(t.BaseURL, "/")+path, bytes.NewReader(body))
 	if err != nil {
 		sent = time.Now()
@@ -546,6 +611,7 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 	}
 
 	sr.reset(resp.Body)
+	sr.src.rx = rx
 	if to.Idle > 0 {
 		stopIdle := sr.src.watch(to.Idle, func() { cancelCause(&idleStop{to.Idle}) })
 		defer stopIdle()

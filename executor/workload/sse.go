@@ -30,6 +30,9 @@ type stampReader struct {
 	// head keeps the first headBytes of the body, to show what a server
 	// sent when it was not an event stream.
 	head []byte
+	// rx, with kernel timing, is the connection whose receive times stamp
+	// the reads.
+	rx KernelStamped
 }
 
 const headBytes = 64
@@ -40,12 +43,20 @@ var epoch = time.Now()
 
 func (s *stampReader) Read(p []byte) (int, error) {
 	n, err := s.r.Read(p)
-	s.at = time.Now()
+	now := time.Now()
+	s.at = now
+	if s.rx != nil {
+		if ns := s.rx.ReceivedNano(); ns > 0 {
+			s.at = time.Unix(0, ns)
+		}
+	}
 	if len(s.head) < headBytes {
 		s.head = append(s.head, p[:min(n, headBytes-len(s.head))]...)
 	}
 	if n > 0 {
-		s.heard.Store(int64(s.at.Sub(epoch)))
+		// The watchdog runs on the monotonic clock, whatever stamps the
+		// events.
+		s.heard.Store(int64(now.Sub(epoch)))
 	}
 	return n, err
 }
@@ -107,7 +118,7 @@ func newSSEReader(r io.Reader, size int) *sseReader {
 }
 
 func (s *sseReader) reset(r io.Reader) {
-	s.src.r, s.src.at, s.src.head = r, time.Time{}, s.src.head[:0]
+	s.src.r, s.src.at, s.src.head, s.src.rx = r, time.Time{}, s.src.head[:0], nil
 	s.br.Reset(&s.src)
 	s.long = s.long[:0]
 	s.data = s.data[:0]
