@@ -142,7 +142,8 @@ func readTrace(path string) (map[string][]int64, error) {
 
 // stream is what a client measured of one request.
 type stream struct {
-	id string
+	id     string
+	warmup bool // sent before the measured window
 	// sent is the send instant in Unix nanoseconds: the origin's wall
 	// reading plus the monotonic time from it.
 	sent int64
@@ -157,7 +158,7 @@ type stream struct {
 func streamsOf(origin time.Time, recs []workload.Record) []stream {
 	out := make([]stream, 0, len(recs))
 	for _, r := range recs {
-		out = append(out, stream{id: r.ID, sent: origin.UnixNano() + int64(r.Start), ttft: r.TTFT, gaps: r.Gaps, err: r.Err})
+		out = append(out, stream{id: r.ID, warmup: r.Warmup, sent: origin.UnixNano() + int64(r.Start), ttft: r.TTFT, gaps: r.Gaps, err: r.Err})
 	}
 	return out
 }
@@ -578,7 +579,27 @@ var (
 	accuracyAPIs        = flag.String("accuracy.apis", "chat,completions", "BenchmarkAccuracy: APIs of the accuracy cells")
 	accuracySweep       = flag.String("accuracy.sweep", "64,128,256,512", "BenchmarkAccuracy: concurrencies of the sustained-rate sweep; empty for none")
 	accuracyITLs        = flag.String("accuracy.itls", "10ms,5ms,3ms,2ms,1ms,500us,0s", "BenchmarkAccuracy: inter-token latencies of the sustained-rate sweep")
+	accuracyClients     = flag.String("accuracy.clients", "", "BenchmarkAccuracy: the clients measured, by name (benchform, bf-read, bare, bare-rx); empty for all")
 )
+
+// measured are the clients a benchmark run measures: all, or those
+// -accuracy.clients names, bare always among them as the baseline.
+func measured(b *testing.B) []client {
+	if *accuracyClients == "" {
+		return clients
+	}
+	out := []client{bareClient}
+	for _, name := range list(b, "-accuracy.clients", *accuracyClients) {
+		i := slices.IndexFunc(clients, func(c client) bool { return c.String() == name })
+		if i < 0 {
+			b.Fatalf("-accuracy.clients: unknown client %q", name)
+		}
+		if clients[i] != bareClient {
+			out = append(out, clients[i])
+		}
+	}
+	return out
+}
 
 // client is what reads the streams of a measurement.
 type client int
@@ -619,7 +640,7 @@ func (p point) cell() string {
 type outcome struct {
 	point
 	acc       accuracy
-	tokens    int
+	tokens    int // chunks matched: those the client's CPU time covers
 	window    time.Duration
 	rate      float64 // output tokens per second of the window
 	cpu       time.Duration
@@ -683,7 +704,15 @@ func measure(b *testing.B, p point) outcome {
 	_ = os.Remove(trace)
 	o.acc = compare(streams, tr, prefix, p.itl)
 	o.tokens = o.acc.chunks
-	o.rate = float64(o.tokens) / o.window.Seconds()
+	// The rate is of the measured window, without the warm-up requests
+	// before it, whose tokens benchform's records include.
+	measuredTokens := 0
+	for _, s := range streams {
+		if !s.warmup && s.err == "" && s.ttft > 0 {
+			measuredTokens += 1 + len(s.gaps)
+		}
+	}
+	o.rate = float64(measuredTokens) / o.window.Seconds()
 	if o.drift.Abs() > time.Millisecond {
 		o.acc.problems = append(o.acc.problems, fmt.Sprintf("the wall clock moved %v against the monotonic clock", o.drift))
 	}
@@ -704,7 +733,7 @@ func list(b *testing.B, name, value string) []string {
 			out = append(out, f)
 		}
 	}
-	if len(out) == 0 && name != "-accuracy.sweep" {
+	if len(out) == 0 && name != "-accuracy.sweep" && name != "-accuracy.concurrency" {
 		b.Fatalf("%s: empty", name)
 	}
 	return out
@@ -781,7 +810,7 @@ func BenchmarkAccuracy(b *testing.B) {
 					cells[p.cell()] = map[client]rounds{}
 					order = append(order, p.cell())
 					for range *accuracyRounds {
-						for _, cl := range clients {
+						for _, cl := range measured(b) {
 							p.client = cl
 							o := measure(b, p)
 							cells[p.cell()][cl] = append(cells[p.cell()][cl], o)
@@ -801,6 +830,9 @@ func BenchmarkAccuracy(b *testing.B) {
 		bare := cells[cell][bareClient].median(ttft50)
 		for _, cl := range clients {
 			r := cells[cell][cl]
+			if len(r) == 0 {
+				continue
+			}
 			stored, ratio := "-", "-"
 			if cl.benchform() {
 				stored = fmt.Sprintf("%.2f B", r.median(outcome.storedPerToken))
@@ -829,7 +861,7 @@ func BenchmarkAccuracy(b *testing.B) {
 			}
 			for _, c := range concs {
 				for _, itl := range itls {
-					for _, cl := range clients {
+					for _, cl := range measured(b) {
 						sweep = append(sweep, measure(b, point{client: cl, schedule: "independent", api: workload.APICompletions, concurrency: c, ttft: 50 * time.Millisecond, itl: itl, tokens: 256, requests: requestsFor(c, 16)}))
 					}
 				}

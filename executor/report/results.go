@@ -226,6 +226,12 @@ func footnote(run executor.StoredRun) string {
 		"event. Definitions as vLLM's bench serve. tok/s/user: Σ output tokens ÷ Σ E2EL.",
 		fmt.Sprintf("Output tokens from the server's usage report for %d of %d requests, else counted token events.", usage, total),
 	}
+	switch run.Steps[0].Timing {
+	case "kernel":
+		lines = append(lines, "An event's time is when the kernel received its last byte (timing = \"kernel\").")
+	case "read":
+		lines = append(lines, "An event's time is when the client's read of it returned (timing = \"read\").")
+	}
 	if run.Steps[0].RequestRate != 0 {
 		lines = append(lines, "sent/s: the rate requests were actually sent at; lag p99: how late the client sent them (ms).")
 	}
