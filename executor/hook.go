@@ -43,6 +43,9 @@ type StepInfo struct {
 	Requests int
 	Duration time.Duration
 	Warmup   int
+	// Repeat counts, from 1, the repeats of a step that runs Repeats
+	// times in a row; both are 0 for a step that runs once.
+	Repeat, Repeats int
 }
 
 // NopHook ignores everything.

@@ -15,7 +15,10 @@ import (
 // JSON, so numbers can be put side by side with it.
 type StepSummary struct {
 	// Index is the step's place in its run, counting every server's.
-	Index  int    `json:"step"`
+	Index int `json:"step"`
+	// Repeat counts, from 1, the repeats of a step that runs several
+	// times in a row (load.repeat); 0 for a step that runs once.
+	Repeat int    `json:"repeat,omitempty"`
 	Server string `json:"server"`
 	// ServerVersion is what the server said of its version, where its
 	// engine states it.
@@ -171,6 +174,7 @@ const SuspectShare = 0.05
 func Summarize(step StepInfo, stats workload.Stats, window workload.Window, percentiles []float64, hasSLO bool, status string) StepSummary {
 	s := StepSummary{
 		Index:                   step.Index,
+		Repeat:                  step.Repeat,
 		Server:                  step.Server.String(),
 		Label:                   step.Label,
 		Concurrency:             step.Concurrency,

@@ -33,6 +33,8 @@ type StoredRun struct {
 	RunSamples  map[string]json.RawMessage
 	// Outcome is what the run concluded beyond its steps.
 	Outcome RunOutcome
+	// Confidence is the level of the intervals of repeated steps.
+	Confidence float64
 }
 
 // Step returns the summary of the step with index i, and whether the run
@@ -58,6 +60,7 @@ func LoadRun(st *state.Store, id int64, detailed bool) (StoredRun, error) {
 	hasSpec := len(r.Spec) > 0 && json.Unmarshal(r.Spec, &spec) == nil
 	if hasSpec {
 		out.Note = spec.DatasetNote
+		out.Confidence = spec.Load.Confidence
 	}
 	if len(r.Outcome) > 0 {
 		if err := json.Unmarshal(r.Outcome, &out.Outcome); err != nil {

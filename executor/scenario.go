@@ -167,12 +167,24 @@ type plannedStep struct {
 // steps lists the steps of a scenario for one server, in order: one per
 // concurrency value or per rate. A search's steps are decided as it goes.
 func steps(spec lang.ScenarioSpec) []plannedStep {
-	var out []plannedStep
+	var loads []plannedStep
 	for _, c := range spec.Load.Concurrency {
-		out = append(out, loadStep(spec, float64(c), false))
+		loads = append(loads, loadStep(spec, float64(c), false))
 	}
 	for _, r := range spec.Load.Rates {
-		out = append(out, loadStep(spec, r, true))
+		loads = append(loads, loadStep(spec, r, true))
+	}
+	if spec.Load.Repeat <= 1 {
+		return loads
+	}
+	// Each load's repeats run in a row, each with its own warm-up and
+	// its own share of prompts.
+	var out []plannedStep
+	for _, ps := range loads {
+		for r := 1; r <= spec.Load.Repeat; r++ {
+			ps.info.Repeat, ps.info.Repeats = r, spec.Load.Repeat
+			out = append(out, ps)
+		}
 	}
 	return out
 }

@@ -134,7 +134,14 @@ type LoadSpec struct {
 	// Search, when set, replaces Concurrency and Rates: the steps are the
 	// probes of a search for the highest load within the SLO.
 	Search *SearchSpec
+	// Repeat is how many times each step runs in a row; its figures are
+	// then given with an interval at the Confidence level.
+	Repeat     int
+	Confidence float64
 }
+
+// DefaultConfidence is the level of the intervals of repeated steps.
+const DefaultConfidence = 0.95
 
 // SearchSpec is a search for the highest load a server sustains within a
 // scenario's SLO: probes doubling from From until one fails (or Max
@@ -225,6 +232,8 @@ var scenarioSpec = hcldec.ObjectSpec{
 		"duration":        durationAttr("duration", false),
 		"warmup":          intAttr("warmup", 0, false),
 		"seed":            intAttr("seed", 0, false),
+		"repeat":          intAttr("repeat", 1, false),
+		"confidence":      numberAttr("confidence", 0.5, 0.999),
 		"search": block("search", false, hcldec.ObjectSpec{
 			"over":       enumAttr("over", false, "concurrency", "rate"),
 			"from":       numberAttr("from", 1e-6, 1e9),
@@ -437,6 +446,9 @@ func (c *Config) validateScenario(s *Scenario) hcl.Diagnostics {
 			if set(load, "concurrency") || set(load, "rate") {
 				problem("load", "Conflicting arguments", "A search chooses the loads it probes: remove concurrency and rate, or the search block.")
 			}
+			if set(load, "repeat") {
+				problem("load", "Conflicting arguments", "A search repeats the probes it cannot decide on by itself: remove repeat, or the search block.")
+			}
 			if val.GetAttr("slo").IsNull() {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing slo block",
 					Detail: "A search looks for the highest load within the scenario's objectives: add an slo block, such as slo { ttft = \"500ms\" }.", Subject: s.searchRange().Ptr()})
@@ -588,6 +600,8 @@ func DecodeScenarioSpec(v cty.Value) (ScenarioSpec, error) {
 	spec.Load.MaxConcurrency = intOr(load.GetAttr("max_concurrency"), 0)
 	spec.Load.Requests = intOr(load.GetAttr("requests"), 0)
 	spec.Load.Warmup = intOr(load.GetAttr("warmup"), 0)
+	spec.Load.Repeat = intOr(load.GetAttr("repeat"), 1)
+	spec.Load.Confidence = numberOr(load.GetAttr("confidence"), DefaultConfidence)
 	spec.Load.Seed = int64(intOr(load.GetAttr("seed"), int(spec.Dataset.Seed)))
 	if d := load.GetAttr("duration"); !d.IsNull() {
 		if spec.Load.Duration, err = ParseDuration(d.AsString()); err != nil {

@@ -352,7 +352,7 @@ scenario "s" {
 		MaxTokens:   64,
 		Percentiles: []float64{50, 90, 99},
 		Dataset:     DatasetSpec{Kind: "synthetic", Input: LengthSpec{Fixed: DefaultInputTokens}, Output: LengthSpec{Fixed: 64}},
-		Load:        LoadSpec{Concurrency: []int{1, 4}, Requests: 10, Arrival: "poisson", Burstiness: 1},
+		Load:        LoadSpec{Concurrency: []int{1, 4}, Requests: 10, Arrival: "poisson", Burstiness: 1, Repeat: 1, Confidence: 0.95},
 		SLO:         SLOSpec{TTFT: 250_000_000},
 		Telemetry:   TelemetrySpec{GPU: "auto"},
 		// A scenario that sets no timeouts gets 10s to connect, 10m to

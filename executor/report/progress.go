@@ -215,13 +215,17 @@ func (p *Progress) StepStart(scenario lang.Addr, step executor.StepInfo) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	now := p.now()
-	sp := &stepProgress{info: step, name: fmt.Sprintf("%s %s %s", scenario, step.Server, step.Label), start: now, lastPlain: now}
+	label := step.Label
+	if step.Repeats > 1 {
+		label += fmt.Sprintf(" (repeat %d of %d)", step.Repeat, step.Repeats)
+	}
+	sp := &stepProgress{info: step, name: fmt.Sprintf("%s %s %s", scenario, step.Server, label), start: now, lastPlain: now}
 	p.steps[stepKey{scenario, step.Index}] = sp
 	warm := ""
 	if step.Warmup > 0 {
 		warm = fmt.Sprintf(" after %d warm-up", step.Warmup)
 	}
-	p.linef("%s: %s %s: %s%s", scenario, step.Server, step.Label, stepSize(step), warm)
+	p.linef("%s: %s %s: %s%s", scenario, step.Server, label, stepSize(step), warm)
 	if !p.terminal {
 		return
 	}

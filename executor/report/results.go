@@ -71,6 +71,13 @@ func ResultsTable(w io.Writer, run executor.StoredRun) error {
 			pw.printf("Warning: %s %s: %s\n", s.Server, s.Label, safetext.Line(w))
 		}
 	}
+	if run.Repeated() {
+		for _, g := range executor.GroupSteps(run) {
+			for _, u := range g.Unstable {
+				pw.printf("Warning: %s %s: unstable measurement: %s\n", g.Server, g.Label, u)
+			}
+		}
+	}
 	if !Decides(run) || pw.err != nil {
 		return pw.err
 	}
@@ -83,8 +90,13 @@ func ResultsTable(w io.Writer, run executor.StoredRun) error {
 
 // figureTable lays a run's steps out as rows of the figures that table
 // shows: one column per figure some step has, after the server and the
-// load; an open loop's figures only for an open loop.
+// load; an open loop's figures only for an open loop. A run whose steps
+// were repeated has a row per step and its repeats, each figure its mean
+// and the half-width of its interval.
 func figureTable(run executor.StoredRun, table executor.Table) (header []string, rows [][]string) {
+	if run.Repeated() {
+		return groupTable(run, table)
+	}
 	openLoop := run.Steps[0].RequestRate != 0
 	var cols []executor.Figure
 	for _, f := range executor.Figures(run.Steps[0].Percentiles) {
@@ -111,6 +123,44 @@ func figureTable(run executor.StoredRun, table executor.Table) (header []string,
 				continue
 			}
 			row = append(row, num(v, c.Decimals))
+		}
+		rows = append(rows, row)
+	}
+	return header, rows
+}
+
+// groupTable is figureTable for a run whose steps were repeated.
+func groupTable(run executor.StoredRun, table executor.Table) (header []string, rows [][]string) {
+	groups := executor.GroupSteps(run)
+	openLoop := run.Steps[0].RequestRate != 0
+	var cols []executor.Figure
+	for _, f := range executor.Figures(run.Steps[0].Percentiles) {
+		if f.Table != table || (f.OpenLoopOnly && !openLoop) {
+			continue
+		}
+		for _, g := range groups {
+			if _, ok := g.Figures[f.Key]; ok {
+				cols = append(cols, f)
+				break
+			}
+		}
+	}
+	header = []string{"server", loadHeader(run)}
+	for _, c := range cols {
+		header = append(header, c.Header)
+	}
+	for _, g := range groups {
+		row := []string{g.Server, fmt.Sprintf("%s ×%d", loadLabel(g.Steps[0]), len(g.Steps))}
+		for _, c := range cols {
+			in, ok := g.Figures[c.Key]
+			switch {
+			case !ok:
+				row = append(row, "-")
+			case in.N > 1:
+				row = append(row, num(in.Mean, c.Decimals)+" ±"+num(in.HalfWidth(), c.Decimals))
+			default:
+				row = append(row, num(in.Mean, c.Decimals))
+			}
 		}
 		rows = append(rows, row)
 	}
@@ -241,6 +291,13 @@ func footnote(run executor.StoredRun) string {
 	if rejected > 0 {
 		lines = append(lines, fmt.Sprintf("The server's usage count was not believed for %d of %d requests (more than max_tokens, or far from the token events): their tokens are the events counted.", rejected, total))
 	}
+	if run.Repeated() {
+		level := run.Confidence
+		if level == 0 {
+			level = 0.95
+		}
+		lines = append(lines, fmt.Sprintf("Each step ran several times in a row (×N): its figures are the mean ± half the width of their %g %% interval over the repeats (Student's t).", 100*level))
+	}
 	if run.Note != "" {
 		lines = append(lines, "Dataset: "+safetext.Line(run.Note)+".")
 	}
@@ -274,6 +331,9 @@ func stepFields(s executor.StepSummary) []field {
 		f = append(f, field{"server_version", s.ServerVersion})
 	}
 	f = append(f, field{"label", s.Label})
+	if s.Repeat > 0 {
+		f = append(f, field{"repeat", s.Repeat})
+	}
 	if s.RequestRate != 0 {
 		f = append(f, field{"request_rate", s.RequestRate}, field{"max_concurrency", s.MaxConcurrency})
 	} else {
@@ -381,9 +441,26 @@ func ResultsJSON(w io.Writer, runs []executor.StoredRun) error {
 		if Decides(r) {
 			obj = append(obj, field{"decision", executor.Decide(r)})
 		}
+		if r.Repeated() {
+			obj = append(obj, field{"repeats", repeatsJSON(r)})
+		}
 		out = append(out, obj)
 	}
 	return WriteJSON(w, out)
+}
+
+// repeatsJSON is a repeated run's steps with their repeats: per server
+// and load, every figure's mean, standard deviation, interval and count.
+func repeatsJSON(r executor.StoredRun) []orderedObject {
+	var out []orderedObject
+	for _, g := range executor.GroupSteps(r) {
+		o := orderedObject{{"server", g.Server}, {"label", g.Label}, {"repeats", len(g.Steps)}, {"figures", g.Figures}}
+		if len(g.Unstable) > 0 {
+			o = append(o, field{"unstable", g.Unstable})
+		}
+		out = append(out, o)
+	}
+	return out
 }
 
 // definitions are the definitions of the figures a run has.
@@ -461,8 +538,17 @@ func ResultsCSV(w io.Writer, runs []executor.StoredRun) error {
 	seen := map[string]bool{}
 	var rows []map[string]string
 	for _, r := range runs {
+		var all [][]field
+		if r.Repeated() {
+			all = groupFields(r)
+		}
 		for _, s := range r.Steps {
-			fields := append([]field{{"run", r.ID}, {"scenario", r.Scenario}}, stepFields(s)...)
+			if !r.Repeated() {
+				all = append(all, stepFields(s))
+			}
+		}
+		for _, sf := range all {
+			fields := append([]field{{"run", r.ID}, {"scenario", r.Scenario}}, sf...)
 			row := map[string]string{}
 			for _, f := range fields {
 				v, ok := csvValue(f.value)
@@ -495,6 +581,23 @@ func ResultsCSV(w io.Writer, runs []executor.StoredRun) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// groupFields are the CSV fields of a repeated run: per server and load,
+// each figure's mean under its own key and its standard deviation and
+// interval beside it.
+func groupFields(r executor.StoredRun) [][]field {
+	var out [][]field
+	for _, g := range executor.GroupSteps(r) {
+		f := []field{{"server", g.Server}, {"label", g.Label}, {"repeats", len(g.Steps)}}
+		for _, fig := range executor.Figures(g.Steps[0].Percentiles) {
+			if in, ok := g.Figures[fig.Key]; ok {
+				f = append(f, field{fig.Key, in.Mean}, field{fig.Key + "_std", in.Std}, field{fig.Key + "_ci_low", in.Low}, field{fig.Key + "_ci_high", in.High})
+			}
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // RequestsCSV writes one row per measured request of every run's steps
