@@ -211,6 +211,7 @@ func (c *cli) runOperation(op *operation) int {
 		Parallelism:    op.parallelism,
 		Hook:           progress,
 		CleanupContext: cleanup,
+		Version:        version,
 	})
 	plan, diags := ex.Plan(interrupt)
 	if c.printDiags(files, diags) {

@@ -49,7 +49,7 @@ Commands:
   state list|show|rm      inspect or edit the state
   runs [SCENARIO]         list scenario runs
   results [RUN]           show a run's results as a table, CSV or JSON
-  compare RUN_A RUN_B     compare two runs step by step
+  compare [RUN_A RUN_B]   compare two runs (default: a scenario's last two), change against noise
   force-unlock LOCK_ID    release a state lock left by a process that is gone
   simulate                run the built-in simulated server on its own
   version                 print the version

@@ -134,6 +134,10 @@ func (c *cli) show(args []string) int {
 			return c.errorf("%s", err)
 		}
 		fmt.Fprintln(c.stdout)
+		if err := report.Manifest(c.stdout, r); err != nil {
+			return c.errorf("%s", err)
+		}
+		fmt.Fprintln(c.stdout)
 	}
 	return exitOK
 }
@@ -316,6 +320,7 @@ func (c *cli) results(args []string) int {
 	format := fs.String("format", "table", "table, csv or json")
 	detailed := fs.Bool("detailed", false, "add every measured request: per-request arrays in JSON, one row per request in CSV")
 	decision := fs.Bool("decision", false, "show only the decision: each server at its capacity within the objectives, ranked")
+	manifest := fs.Bool("manifest", false, "add what the run measured with: benchform, client, servers, GPUs, dataset and load")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagExit(err)
@@ -378,6 +383,12 @@ func (c *cli) results(args []string) int {
 			if err = report.ResultsTable(c.stdout, r); err != nil {
 				break
 			}
+			if *manifest {
+				fmt.Fprintln(c.stdout)
+				if err = report.Manifest(c.stdout, r); err != nil {
+					break
+				}
+			}
 		}
 	}
 	if err != nil {
@@ -387,34 +398,114 @@ func (c *cli) results(args []string) int {
 }
 
 func (c *cli) compare(args []string) int {
-	fs := c.newFlagSet("compare", "compare RUN_A RUN_B [RUN...] [options]")
+	fs := c.newFlagSet("compare", "compare [RUN_A RUN_B [RUN...]] [options]")
 	stateFlag := fs.String("state", "", "state file (default: benchform.db)")
+	baseline := fs.String("baseline", "", "compare the latest run of this run's scenario against it")
+	scenario := fs.String("scenario", "", "with no runs given, the scenario whose last two runs to compare (default: the latest run's)")
+	force := fs.Bool("force", false, "compare runs whose models, dataset or load differ")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagExit(err)
-	}
-	if len(pos) < 2 {
-		return c.errorf("compare takes two run numbers or more; see benchform runs")
 	}
 	store, ok := c.openState(*stateFlag, false)
 	if !ok {
 		return exitError
 	}
 	defer store.Close()
-	runs := make([]executor.StoredRun, len(pos))
-	for i, p := range pos {
-		id, err := strconv.ParseInt(strings.TrimPrefix(p, "#"), 10, 64)
-		if err != nil {
-			return c.errorf("%q is not a run number; see benchform runs", p)
-		}
+	ids, err := compareRuns(store, pos, *baseline, *scenario)
+	if err != nil {
+		return c.errorf("%s", err)
+	}
+	runs := make([]executor.StoredRun, len(ids))
+	for i, id := range ids {
 		if runs[i], err = executor.LoadRun(store, id, false); err != nil {
 			return c.errorf("%s", err)
+		}
+	}
+	if len(runs) == 2 && runs[0].Manifest != nil && runs[1].Manifest != nil && !*force {
+		var differ []string
+		for _, d := range executor.DiffManifests(*runs[0].Manifest, *runs[1].Manifest) {
+			if d.Defining {
+				differ = append(differ, d.Key)
+			}
+		}
+		if len(differ) > 0 {
+			report.ManifestDiff(c.stdout, runs[0], runs[1])
+			return c.errorf("runs #%d and #%d measured different experiments (%s differ): their figures do not compare. Use -force to compare them anyway.",
+				runs[0].ID, runs[1].ID, strings.Join(differ, ", "))
 		}
 	}
 	if err := report.Compare(c.stdout, runs...); err != nil {
 		return c.errorf("%s", err)
 	}
 	return exitOK
+}
+
+// compareRuns picks the runs compare compares, oldest first: those given;
+// with -baseline, that run and the latest run of its scenario; with
+// neither, a scenario's last two runs.
+func compareRuns(store *state.Store, pos []string, baseline, scenario string) ([]int64, error) {
+	parse := func(p string) (int64, error) {
+		id, err := strconv.ParseInt(strings.TrimPrefix(p, "#"), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a run number; see benchform runs", p)
+		}
+		return id, nil
+	}
+	switch {
+	case baseline != "" && len(pos) > 0:
+		return nil, fmt.Errorf("compare takes either runs or -baseline, not both")
+	case len(pos) == 1:
+		return nil, fmt.Errorf("compare takes two run numbers or more, -baseline RUN, or nothing for a scenario's last two runs; see benchform runs")
+	case len(pos) > 1:
+		ids := make([]int64, len(pos))
+		for i, p := range pos {
+			id, err := parse(p)
+			if err != nil {
+				return nil, err
+			}
+			ids[i] = id
+		}
+		return ids, nil
+	case baseline != "":
+		base, err := parse(baseline)
+		if err != nil {
+			return nil, err
+		}
+		r, err := store.Run(base)
+		if err != nil {
+			return nil, err
+		}
+		latest, _, err := store.LatestRun(r.Scenario)
+		if err != nil {
+			return nil, err
+		}
+		if latest.ID == base {
+			return nil, fmt.Errorf("run #%d is the latest run of %s: there is no later run to compare with it", base, r.Scenario)
+		}
+		return []int64{base, latest.ID}, nil
+	}
+	if scenario != "" && !strings.HasPrefix(scenario, "scenario.") {
+		scenario = "scenario." + scenario
+	}
+	if scenario == "" {
+		all, err := store.Runs("")
+		if err != nil {
+			return nil, err
+		}
+		if len(all) == 0 {
+			return nil, fmt.Errorf("the state holds no run")
+		}
+		scenario = all[0].Scenario
+	}
+	runs, err := store.Runs(scenario)
+	if err != nil {
+		return nil, err
+	}
+	if len(runs) < 2 {
+		return nil, fmt.Errorf("%s has %d run: compare needs two", scenario, len(runs))
+	}
+	return []int64{runs[1].ID, runs[0].ID}, nil
 }
 
 // forceUnlock removes the state lock of the given ID, as Terraform's

@@ -463,6 +463,14 @@ scenario "chat" {
 	if code != exitOK || !strings.Contains(js, `"total_output_tokens": 32`) {
 		t.Errorf("results: %d\n%s", code, js)
 	}
+	// The manifest names where RunPod put the pod and what it ran.
+	_, show, _ := benchform(t, "show", "-state", filepath.Join(dir, "benchform.db"))
+	for _, want := range []string{"server.ollama.image        ollama/ollama:0.32.15", "server.ollama.gpu_type     NVIDIA H100 80GB HBM3",
+		"server.ollama.cloud        SECURE", "server.ollama.data_center  US-KS-2", "server.ollama.pod          pod.gpu (runpod)"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("show's manifest lacks %q:\n%s", want, show)
+		}
+	}
 	if code, dout, derr := benchform(t, "destroy", "-auto-approve", dir); code != exitOK || len(fake.Pods()) != 0 {
 		t.Errorf("destroy: %d\n%s\n%s", code, dout, derr)
 	}

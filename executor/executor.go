@@ -42,6 +42,8 @@ type Options struct {
 	CleanupContext context.Context
 	// Now is the clock for state timestamps; nil means time.Now.
 	Now func() time.Time
+	// Version is benchform's own, recorded in every run's manifest.
+	Version string
 }
 
 // DefaultParallelism is the number of resources applied at once.

@@ -568,6 +568,18 @@ scenario "chat" {
 	if diff := cmp.Diff(want, kinds); diff != "" {
 		t.Errorf("samples kept (-want +got):\n%s", diff)
 	}
+	run, err := LoadRun(h.store, r.Runs[0].ID, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if run.Manifest == nil || len(run.Manifest.Servers) != 1 {
+		t.Fatalf("manifest %+v", run.Manifest)
+	}
+	power, clock := 700.0, 1980.0
+	wantGPUs := []GPUInfo{{Name: "NVIDIA H100 80GB HBM3", Driver: "570.124.06", PowerLimitW: &power, MaxSMClockMHz: &clock}}
+	if diff := cmp.Diff(wantGPUs, run.Manifest.Servers[0].GPUs); diff != "" {
+		t.Errorf("the manifest's GPUs (-want +got):\n%s", diff)
+	}
 }
 
 // TestTTL ages a pod past its ttl: the plan destroys it and the server on

@@ -35,6 +35,9 @@ type StoredRun struct {
 	Outcome RunOutcome
 	// Confidence is the level of the intervals of repeated steps.
 	Confidence float64
+	// Manifest is what the run measured with; nil for runs stored before
+	// runs had one.
+	Manifest *Manifest
 }
 
 // Step returns the summary of the step with index i, and whether the run
@@ -61,6 +64,7 @@ func LoadRun(st *state.Store, id int64, detailed bool) (StoredRun, error) {
 	if hasSpec {
 		out.Note = spec.DatasetNote
 		out.Confidence = spec.Load.Confidence
+		out.Manifest = spec.Manifest
 	}
 	if len(r.Outcome) > 0 {
 		if err := json.Unmarshal(r.Outcome, &out.Outcome); err != nil {
@@ -111,6 +115,9 @@ func LoadRun(st *state.Store, id int64, detailed bool) (StoredRun, error) {
 			out.Requests = append(out.Requests, WorkloadRecords(recs))
 			out.StepSamples = append(out.StepSamples, byStep[s.Index])
 		}
+	}
+	if out.Manifest != nil {
+		completeManifest(out.Manifest, out.Steps)
 	}
 	return out, nil
 }

@@ -71,7 +71,8 @@ func (a *applier) runScenario(ctx context.Context, c *Change) error {
 	if err := a.putObject(row, obj); err != nil {
 		return err
 	}
-	specJSON, _ := json.Marshal(runSpec{ScenarioSpec: spec, Servers: addrStrings(c.Servers), DatasetNote: note})
+	manifest := a.manifest(c, spec)
+	specJSON, _ := json.Marshal(runSpec{ScenarioSpec: spec, Servers: addrStrings(c.Servers), DatasetNote: note, Manifest: &manifest})
 	runID, err := st.BeginRun(state.Run{
 		Scenario:       c.Addr.String(),
 		SpecHash:       c.configHash,
@@ -124,6 +125,8 @@ type runSpec struct {
 	lang.ScenarioSpec
 	Servers     []string `json:"servers"`
 	DatasetNote string   `json:"dataset_note"`
+	// Manifest is nil in runs stored before manifests were.
+	Manifest *Manifest `json:"manifest,omitempty"`
 }
 
 // serverIdentity is recomputed at run time, when every server is applied,

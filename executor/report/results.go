@@ -153,14 +153,11 @@ func groupTable(run executor.StoredRun, table executor.Table) (header []string, 
 		row := []string{g.Server, fmt.Sprintf("%s ×%d", loadLabel(g.Steps[0]), len(g.Steps))}
 		for _, c := range cols {
 			in, ok := g.Figures[c.Key]
-			switch {
-			case !ok:
+			if !ok {
 				row = append(row, "-")
-			case in.N > 1:
-				row = append(row, num(in.Mean, c.Decimals)+" ±"+num(in.HalfWidth(), c.Decimals))
-			default:
-				row = append(row, num(in.Mean, c.Decimals))
+				continue
 			}
+			row = append(row, intervalCell(in, c.Decimals))
 		}
 		rows = append(rows, row)
 	}
@@ -443,6 +440,9 @@ func ResultsJSON(w io.Writer, runs []executor.StoredRun) error {
 		}
 		if r.Repeated() {
 			obj = append(obj, field{"repeats", repeatsJSON(r)})
+		}
+		if r.Manifest != nil {
+			obj = append(obj, field{"manifest", r.Manifest})
 		}
 		out = append(out, obj)
 	}

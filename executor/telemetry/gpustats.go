@@ -43,9 +43,10 @@ type GPUStats struct {
 // GPUDeviceStats describes one GPU over a step. Means are over samples
 // except PowerWMean, which is energy over covered time.
 type GPUDeviceStats struct {
-	UUID  string `json:"uuid,omitempty"`
-	Index *int   `json:"index,omitempty"`
-	Name  string `json:"name,omitempty"`
+	UUID   string `json:"uuid,omitempty"`
+	Index  *int   `json:"index,omitempty"`
+	Name   string `json:"name,omitempty"`
+	Driver string `json:"driver_version,omitempty"`
 
 	Samples int `json:"samples"`
 	// MissingSamples counts samples after the GPU's first appearance that
@@ -79,6 +80,7 @@ type GPUDeviceStats struct {
 	CounterReset   bool     `json:"counter_reset,omitempty"`
 
 	SMClockMHzMean        *float64 `json:"sm_clock_mhz_mean,omitempty"`
+	MaxSMClockMHz         *float64 `json:"max_sm_clock_mhz,omitempty"`
 	MemoryClockMHzMean    *float64 `json:"memory_clock_mhz_mean,omitempty"`
 	TemperatureCMax       *float64 `json:"temperature_c_max,omitempty"`
 	MemoryTemperatureCMax *float64 `json:"memory_temperature_c_max,omitempty"`
@@ -221,6 +223,10 @@ func (w GPUWindow) Stats() GPUStats {
 			if d.Name == "" {
 				d.Name = r.Name
 			}
+			if d.Driver == "" {
+				d.Driver = r.DriverVersion
+			}
+			d.MaxSMClockMHz = r.MaxSMClockMHz
 		}
 		st.EnergyJ += d.EnergyJ
 		if d.EnergyMethod != "" {
@@ -335,6 +341,9 @@ func deviceStats(t *gpuTrack, start, end time.Time, inFirst, inLast bool) GPUDev
 		}
 		if d.Name == "" {
 			d.Name = r.Name
+		}
+		if d.Driver == "" {
+			d.Driver = r.DriverVersion
 		}
 		if r.ClockEventReasons != nil {
 			withReasons++

@@ -15,6 +15,8 @@ var podAttrTypes = map[string]cty.Type{
 	"id":                cty.String,
 	"cost_per_hour":     cty.Number,
 	"gpu_type_selected": cty.String,
+	"cloud_selected":    cty.String,
+	"data_center_id":    cty.String,
 	"image":             cty.String,
 	"args":              cty.String,
 	"ports":             cty.List(cty.String),

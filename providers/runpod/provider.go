@@ -158,7 +158,7 @@ func (p *Provider) planPod(ctx context.Context, req providers.PlanRequest) (prov
 	vals := map[string]cty.Value{}
 	if keep {
 		vals["id"] = cty.StringVal(req.Prior.ID)
-		for _, name := range []string{"gpu_type_selected", "created_at", "cost_per_hour"} {
+		for _, name := range []string{"gpu_type_selected", "cloud_selected", "data_center_id", "created_at", "cost_per_hour"} {
 			if a := attr(req.Prior.Attrs, name); a != cty.NilVal {
 				vals[name] = a
 			}
@@ -396,6 +396,7 @@ func (p *Provider) podState(ctx context.Context, name string, pod Pod, cfg podCo
 		"created_at":        cty.StringVal(created),
 		"cost_per_hour":     p.cost(ctx, cfg, pod, selected),
 	}
+	placement(vals, pod)
 	return providers.State{ID: pod.ID, Name: name, Attrs: objectOf(podAttrTypes, vals)}
 }
 
@@ -476,6 +477,7 @@ func (p *Provider) adoptedAttrs(ctx context.Context, pod Pod, prior cty.Value) m
 		"ports":      strList(pod.Ports),
 		"created_at": cty.StringVal(pod.CreatedAt),
 	}
+	placement(vals, pod)
 	if pod.GPU != nil {
 		vals["gpu_type_selected"] = cty.StringVal(pod.GPU.ID)
 		cfg := podConfig{gpuCount: max(pod.GPU.Count, 1), cloudType: pod.Cloud}
@@ -551,7 +553,9 @@ func (p *Provider) updatePod(ctx context.Context, req providers.UpdateRequest) (
 			}
 			return ""
 		}())),
-		"created_at": cty.StringVal(firstNonEmpty(attrString(req.Prior.Attrs, "created_at"), pod.CreatedAt)),
+		"created_at":     cty.StringVal(firstNonEmpty(attrString(req.Prior.Attrs, "created_at"), pod.CreatedAt)),
+		"cloud_selected": cty.StringVal(firstNonEmpty(pod.Cloud, attrString(req.Prior.Attrs, "cloud_selected"))),
+		"data_center_id": cty.StringVal(firstNonEmpty(pod.DataCenterID, attrString(req.Prior.Attrs, "data_center_id"))),
 	}
 	switch prior := attr(req.Prior.Attrs, "cost_per_hour"); {
 	case cfg.hasPrice:
@@ -829,4 +833,11 @@ func (p *Provider) Connect(ctx context.Context, req providers.ConnectRequest) (p
 		return providers.Endpoint{}, err
 	}
 	return providers.Endpoint{BaseURL: p.s.proxyURL(s.pod.id, s.listenPort()), APIKey: key, Model: s.servedModel()}, nil
+}
+
+// placement records where RunPod put a pod, which a run's manifest names:
+// two runs on different data centres' machines may differ for that alone.
+func placement(vals map[string]cty.Value, pod Pod) {
+	vals["cloud_selected"] = cty.StringVal(pod.Cloud)
+	vals["data_center_id"] = cty.StringVal(pod.DataCenterID)
 }

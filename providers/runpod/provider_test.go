@@ -61,6 +61,7 @@ func TestCreatePod(t *testing.T) {
 		"id": cty.StringVal(pod.ID), "cost_per_hour": cty.NumberFloatVal(5.38), "gpu_type_selected": cty.StringVal("NVIDIA H100 80GB HBM3"),
 		"image": cty.StringVal(engineNamed("vllm").Launch.Image), "args": cty.StringVal(testModel + " --host 0.0.0.0 --port 8000 --tensor-parallel-size 2 --served-model-name qwen --max-model-len 8192"),
 		"ports": cty.ListVal([]cty.Value{cty.StringVal("8000/http")}), "created_at": cty.StringVal("2026-12-01T12:00:00Z"),
+		"cloud_selected": cty.StringVal("SECURE"), "data_center_id": cty.StringVal("US-KS-2"),
 	})
 	if !st.Attrs.RawEquals(wantAttrs) {
 		t.Errorf("Attrs = %#v\nwant    %#v", st.Attrs, wantAttrs)

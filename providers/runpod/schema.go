@@ -37,6 +37,8 @@ var Schema = providers.Schema{
 		providers.AttrID:          cty.String,
 		providers.AttrCostPerHour: cty.Number, // USD, RunPod's price for the pod
 		"gpu_type_selected":       cty.String, // the GPU type RunPod found capacity for
+		"cloud_selected":          cty.String, // SECURE or COMMUNITY, where the pod landed
+		"data_center_id":          cty.String, // the data centre RunPod placed the pod in
 		"created_at":              cty.String, // RFC 3339
 	},
 	// A pod's container is the image of the one server placed on it, and
