@@ -230,6 +230,9 @@ func (c *cli) runOperation(op *operation) int {
 		return c.finishPlan(op, plan, cfg, statePath)
 	}
 	if !plan.HasChanges() && !plan.HasRefreshes() {
+		if op.name == "apply" && len(cfg.Checks) > 0 && c.runChecks(cfg, store, nil) {
+			return exitError
+		}
 		return exitOK
 	}
 	if plan.HasChanges() && op.saved == nil && !op.autoApprove {
@@ -251,6 +254,9 @@ func (c *cli) runOperation(op *operation) int {
 		return exitError
 	}
 	fmt.Fprintf(c.stdout, "\n%s\n", applySummary(op, result))
+	if op.name == "apply" && len(cfg.Checks) > 0 && c.runChecks(cfg, store, nil) {
+		return exitError
+	}
 	return exitOK
 }
 

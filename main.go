@@ -50,6 +50,7 @@ Commands:
   runs [SCENARIO]         list scenario runs
   results [RUN]           show a run's results as a table, CSV or JSON
   compare [RUN_A RUN_B]   compare two runs (default: a scenario's last two), change against noise
+  check [RUN...]          evaluate the configuration's checks against the runs in state
   force-unlock LOCK_ID    release a state lock left by a process that is gone
   simulate                run the built-in simulated server on its own
   version                 print the version
@@ -125,6 +126,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		"runs":         c.runs,
 		"results":      c.results,
 		"compare":      c.compare,
+		"check":        c.check,
 		"force-unlock": c.forceUnlock,
 		"simulate":     c.simulate,
 		"version": func([]string) int {

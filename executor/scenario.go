@@ -200,10 +200,10 @@ func loadStep(spec lang.ScenarioSpec, load float64, rate bool) plannedStep {
 	if rate {
 		l.Rate, l.Arrival, l.Burstiness = load, workload.Arrival(spec.Load.Arrival), spec.Load.Burstiness
 		l.MaxConcurrency, l.Seed = spec.Load.MaxConcurrency, spec.Load.Seed
-		info = StepInfo{Label: "rate=" + Rate(load).String(), Rate: load, MaxConcurrency: spec.Load.MaxConcurrency}
+		info = StepInfo{Label: lang.RateLabel(load), Rate: load, MaxConcurrency: spec.Load.MaxConcurrency}
 	} else {
 		l.Concurrency = int(load)
-		info = StepInfo{Label: fmt.Sprintf("concurrency=%d", l.Concurrency), Concurrency: l.Concurrency}
+		info = StepInfo{Label: lang.ConcurrencyLabel(l.Concurrency), Concurrency: l.Concurrency}
 	}
 	info.Requests, info.Duration, info.Warmup = spec.Load.Requests, spec.Load.Duration, spec.Load.Warmup
 	return plannedStep{info: info, load: l}

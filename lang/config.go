@@ -28,6 +28,8 @@ type Config struct {
 	Servers   map[Addr]*Server
 	Scenarios map[Addr]*Scenario
 	Outputs   map[string]*Output
+	// Checks are the check blocks, by name.
+	Checks map[string]*Check
 
 	// pods, servers and scenarios are the blocks as declared, by name.
 	pods      map[string]*Pod
@@ -75,6 +77,7 @@ var topSchema = &hcl.BodySchema{
 		{Type: "server", LabelNames: []string{"name"}},
 		{Type: "scenario", LabelNames: []string{"name"}},
 		{Type: "output", LabelNames: []string{"name"}},
+		{Type: "check", LabelNames: []string{"name"}},
 	},
 }
 
@@ -91,6 +94,7 @@ func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 		Servers:   map[Addr]*Server{},
 		Scenarios: map[Addr]*Scenario{},
 		Outputs:   map[string]*Output{},
+		Checks:    map[string]*Check{},
 		pods:      map[string]*Pod{},
 		servers:   map[string]*Server{},
 		scenarios: map[string]*Scenario{},
@@ -155,6 +159,7 @@ func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	// are reported too; hcl's own complaint about the same expression
 	// would only repeat ours.
 	diags = append(diags, dropCovered(cfg.validate(), d)...)
+	diags = append(diags, cfg.checkScenarioRefs()...)
 	return cfg, diags
 }
 
@@ -300,6 +305,8 @@ func (c *Config) addBlock(b *hcl.Block) hcl.Diagnostics {
 		return addNamed(c.scenarios, b, decodeScenarioBlock)
 	case "output":
 		return addNamed(c.Outputs, b, decodeOutputBlock)
+	case "check":
+		return addNamed(c.Checks, b, decodeCheckBlock)
 	}
 	return nil
 }
