@@ -129,6 +129,11 @@ func TestCompareNoise(t *testing.T) {
 	if !strings.Contains(out, "Comparing run #2 (scenario.chat) with run #3") {
 		t.Errorf("compare -baseline 2 does not compare run 2 with the latest:\n%s", out)
 	}
+	// The simulator's settings are its arguments: the manifests say
+	// what changed, which does not make another experiment.
+	if !strings.Contains(out, "server.sim.args") || !strings.Contains(out, "-itl 44ms -jitter 0.5 -seed 3 -ttft 20ms") {
+		t.Errorf("compare does not show the changed ITL in the manifests:\n%s", out)
+	}
 }
 
 // TestCompareDifferentExperiments: runs with another max_tokens measure

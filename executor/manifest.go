@@ -171,6 +171,9 @@ func (a *applier) serverManifest(server lang.Addr) ServerManifest {
 	m.Model = firstString(attrOf(v, "served_model_name"), attrOf(v, "model"))
 	m.Image = firstString(attrOf(v, "image"))
 	m.Args = argsString(attrOf(v, "args"))
+	if sim := simulateArgs(attrOf(v, "simulate")); sim != "" {
+		m.Args = sim
+	}
 	if s == nil || s.Pod == nil {
 		return m
 	}
@@ -193,6 +196,32 @@ func (a *applier) serverManifest(server lang.Addr) ServerManifest {
 		m.Args = firstString(attrOf(pv, "args"))
 	}
 	return m
+}
+
+// simulateArgs renders a simulated server's settings as the simulate
+// command's flags: they are its engine's arguments.
+func simulateArgs(v cty.Value) string {
+	if !v.IsWhollyKnown() || v.IsNull() || !v.Type().IsObjectType() {
+		return ""
+	}
+	v, _ = v.UnmarkDeep()
+	var names []string
+	for name := range v.Type().AttributeTypes() {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	var words []string
+	for _, name := range names {
+		a := v.GetAttr(name)
+		switch {
+		case a.IsNull():
+		case a.Type() == cty.String:
+			words = append(words, "-"+strings.ReplaceAll(name, "_", "-")+" "+a.AsString())
+		case a.Type() == cty.Number:
+			words = append(words, "-"+strings.ReplaceAll(name, "_", "-")+" "+a.AsBigFloat().Text('g', -1))
+		}
+	}
+	return strings.Join(words, " ")
 }
 
 // firstString is the first known, non-empty string among vs.

@@ -168,16 +168,16 @@ func verdict(a, b executor.Interval, level float64) string {
 	}
 	p := executor.WelchP(a, b)
 	if p < 1-level {
-		return fmt.Sprintf("significant (p=%s)", pValue(p))
+		return fmt.Sprintf("significant (%s)", pValue(p))
 	}
-	return fmt.Sprintf("within noise (p=%s)", pValue(p))
+	return fmt.Sprintf("within noise (%s)", pValue(p))
 }
 
 func pValue(p float64) string {
 	if p < 0.001 {
-		return "<0.001"
+		return "p<0.001"
 	}
-	return strconv.FormatFloat(p, 'f', 3, 64)
+	return "p=" + strconv.FormatFloat(p, 'f', 3, 64)
 }
 
 func percent(level float64) string {
