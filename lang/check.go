@@ -360,8 +360,8 @@ func (c *Config) EvalAssert(a *Assert, scenarios map[Addr]cty.Value) (holds bool
 }
 
 // ConditionValues lists what each reference in an assertion's condition
-// evaluates to, as "scenario.chat.result[...].p99_ttft_ms = 612.3", for
-// the diagnostic of a failed check.
+// evaluates to, as "612.3 from scenario.chat.result[...].p99_ttft_ms",
+// for the diagnostic of a failed check.
 func (c *Config) ConditionValues(a *Assert, scenarios map[Addr]cty.Value) []string {
 	ctx, _ := c.checkContext(a, scenarios)
 	var out []string
@@ -375,7 +375,9 @@ func (c *Config) ConditionValues(a *Assert, scenarios map[Addr]cty.Value) []stri
 		if !v.IsKnown() || !v.Type().IsPrimitiveType() {
 			continue
 		}
-		line := traversalString(t) + " = " + shortString(v)
+		// The value first, so that wrapping a long reference does not
+		// part it from its value.
+		line := shortString(v) + " from " + traversalString(t)
 		if !seen[line] {
 			seen[line] = true
 			out = append(out, line)
