@@ -54,13 +54,17 @@ var LatencyMetrics = []string{"ttft", "tpot", "itl", "e2el", "client_queue_time"
 
 // latencyHeaders name the metrics in table headers.
 var latencyHeaders = map[string]string{
-	"ttft": "TTFT", "tpot": "TPOT", "itl": "ITL", "e2el": "E2EL", "client_queue_time": "queue", "client_lag": "lag",
+	"ttft": "TTFT", "ttfc": "TTFC", "tpot": "TPOT", "itl": "ITL", "e2el": "E2EL", "client_queue_time": "queue", "client_lag": "lag",
 }
 
 // Definitions says how each reported quantity is defined; results carry
 // it so that numbers are never read with the wrong meaning.
 var Definitions = map[string]string{
 	"ttft":                          "time to first token: request sent (after any client-side wait) → first SSE event whose choices carry output, as vLLM bench serve; a chat stream's role-only opening event and an empty closing one carry none",
+	"ttfc":                          "time to first content token: request sent → first token event carrying the answer (content or tool calls) rather than reasoning alone, over the successful requests that produced an answer; reported for steps whose requests reasoned, where TTFT counts the first reasoning token",
+	"reasoning_tokens":              "output tokens of successful requests spent reasoning: the server's count (usage.completion_tokens_details.reasoning_tokens, or SGLang's usage.reasoning_tokens) where it gives one, else the token events carrying reasoning, with the running usage count of each where every event had one; and the requests whose count came from the server",
+	"answer_tokens":                 "output tokens of successful requests that were answer: the output less the server's reasoning count, else the token events carrying the answer (content or tool calls); an event carrying both kinds counts toward both",
+	"no_answer":                     "successful requests that streamed reasoning and no answer token, and their share of the successful requests in percent; most often their reasoning used up max_tokens",
 	"tpot":                          "time per output token: (E2EL − TTFT) / (output tokens − 1), requests with more than one token, as vLLM bench serve",
 	"itl":                           "inter-token latency: gap between successive token events (events whose choices carry output), one per chunk, pooled over requests, as vLLM bench serve",
 	"e2el":                          "end-to-end latency: request sent → last token event (not [DONE]), as vLLM bench serve",
@@ -133,9 +137,16 @@ func Figures(percentiles []float64) []Figure {
 		if metric == "e2el" {
 			f.Decimals = 1
 		}
+		if metric == "ttfc" {
+			// Only a step with reasoning and an answer has it.
+			f.Value = func(s StepSummary) (float64, bool) {
+				v, ok := s.Latency[key]
+				return v, ok
+			}
+		}
 		switch {
 		case metric == "ttft" && strings.HasPrefix(stat, "p"),
-			(metric == "itl" || metric == "e2el") && (stat == "median" || stat == high),
+			(metric == "itl" || metric == "e2el" || metric == "ttfc") && (stat == "median" || stat == high),
 			metric == "tpot" && stat == "median":
 			f.Table = ResultsTable
 		}
@@ -155,6 +166,8 @@ func Figures(percentiles []float64) []Figure {
 			Value: func(s StepSummary) (float64, bool) { return float64(s.CutOff), s.CutOff > 0 }},
 		{Key: "total_input_tokens", Name: "tokens", Unit: "tokens", Value: always(func(s StepSummary) float64 { return float64(s.TotalInputTokens) })},
 		{Key: "total_output_tokens", Name: "tokens", Unit: "tokens", Value: always(func(s StepSummary) float64 { return float64(s.TotalOutputTokens) })},
+		{Key: "total_reasoning_tokens", Name: "reasoning_tokens", Unit: "tokens", Value: reasoning(func(s StepSummary) float64 { return float64(s.ReasoningTokens) })},
+		{Key: "total_answer_tokens", Name: "answer_tokens", Unit: "tokens", Value: reasoning(func(s StepSummary) float64 { return float64(s.AnswerTokens) })},
 		{Key: "request_throughput", Name: "request_throughput", Header: "req/s", Unit: "req/s", Table: ResultsTable, Decimals: 2, Compare: true,
 			Value: always(func(s StepSummary) float64 { return s.RequestThroughput })},
 		{Key: "output_throughput", Name: "output_throughput", Header: "out tok/s", Unit: "tok/s", Table: ResultsTable, Decimals: 1, Compare: true,
@@ -167,7 +180,7 @@ func Figures(percentiles []float64) []Figure {
 	}
 	// Every statistic of every latency metric goes to JSON and CSV; the
 	// table shows the ones a reader of vLLM's output looks for.
-	for _, m := range []string{"ttft", "itl", "tpot", "e2el", "client_queue_time", "client_lag"} {
+	for _, m := range []string{"ttft", "ttfc", "itl", "tpot", "e2el", "client_queue_time", "client_lag"} {
 		for _, st := range stats {
 			if f := latency(m, st); f.Key != lag.Key {
 				out = append(out, f)
@@ -186,7 +199,18 @@ func Figures(percentiles []float64) []Figure {
 			Value: func(s StepSummary) (float64, bool) { return float64(s.UsageRejected), s.UsageRejected > 0 }},
 		Figure{Key: "requests_over_max_tokens", Name: "requests_over_max_tokens",
 			Value: func(s StepSummary) (float64, bool) { return float64(s.OverMaxTokens), s.OverMaxTokens > 0 }},
+		Figure{Key: "reasoning_tokens_from_usage", Name: "reasoning_tokens",
+			Value: reasoning(func(s StepSummary) float64 { return float64(s.ReasoningFromUsage) })},
+		Figure{Key: "no_answer_requests", Name: "no_answer",
+			Value: reasoning(func(s StepSummary) float64 { return float64(s.NoAnswer) })},
+		Figure{Key: "no_answer_pct", Name: "no_answer", Unit: "%",
+			Value: reasoning(func(s StepSummary) float64 { return 100 * float64(s.NoAnswer) / float64(max(s.Completed, 1)) })},
 	), telemetryFigures...)
+}
+
+// reasoning reads a figure that only a step with reasoning has.
+func reasoning(f func(StepSummary) float64) func(StepSummary) (float64, bool) {
+	return func(s StepSummary) (float64, bool) { return f(s), s.ReasoningTokens > 0 }
 }
 
 func ptr(f func(StepSummary) *float64) func(StepSummary) (float64, bool) {

@@ -29,6 +29,12 @@ func storedRecord(runID int64, step int, r workload.Record) state.RequestRecord 
 		TokenSource:  string(r.TokenSource),
 		HTTPStatus:   r.HTTPStatus,
 		Error:        r.Err,
+
+		TTFC:                 r.TTFC,
+		ReasoningTokens:      r.ReasoningTokens,
+		AnswerTokens:         r.AnswerTokens,
+		ReasoningSource:      string(r.ReasoningSource),
+		UsageReasoningTokens: r.UsageReasoningTokens,
 	}
 }
 
@@ -56,6 +62,12 @@ func WorkloadRecords(recs []state.RequestRecord) []workload.Record {
 			TokenSource:  workload.TokenSource(r.TokenSource),
 			HTTPStatus:   r.HTTPStatus,
 			Err:          r.Error,
+
+			TTFC:                 r.TTFC,
+			ReasoningTokens:      r.ReasoningTokens,
+			AnswerTokens:         r.AnswerTokens,
+			ReasoningSource:      workload.TokenSource(r.ReasoningSource),
+			UsageReasoningTokens: r.UsageReasoningTokens,
 		}
 	}
 	return out

@@ -64,8 +64,19 @@ type StepSummary struct {
 	// Percentiles are the percentiles reported for each latency metric.
 	Percentiles []float64 `json:"percentiles"`
 	// Latency holds, in milliseconds, mean_, median_, std_ and pNN_ of each
-	// of LatencyMetrics: "p99_ttft_ms".
+	// of LatencyMetrics: "p99_ttft_ms"; and of "ttfc" for a step with
+	// reasoning and an answer.
 	Latency map[string]float64 `json:"latency_ms"`
+
+	// ReasoningTokens and AnswerTokens split TotalOutputTokens between a
+	// reasoning model's thinking and its answer; NoAnswer counts the
+	// successful requests that produced no answer, ReasoningFromUsage
+	// those whose split the server counted. All are zero for a step
+	// without reasoning, which reports none of them.
+	ReasoningTokens    int `json:"total_reasoning_tokens,omitempty"`
+	AnswerTokens       int `json:"total_answer_tokens,omitempty"`
+	NoAnswer           int `json:"no_answer,omitempty"`
+	ReasoningFromUsage int `json:"reasoning_tokens_from_usage,omitempty"`
 
 	// TokenSources counts requests by where their output token count came
 	// from: "usage" (the server's report) or "chunks" (counted events).
@@ -208,10 +219,20 @@ func Summarize(step StepInfo, stats workload.Stats, window workload.Window, perc
 		s.RequestGoodput, s.GoodPercent = &g, &p
 		s.SLOMissed = stats.Missed
 	}
-	for metric, d := range map[string]workload.Distribution{
+	metrics := map[string]workload.Distribution{
 		"ttft": stats.TTFT, "tpot": stats.TPOT, "itl": stats.ITL, "e2el": stats.E2EL,
 		"client_queue_time": stats.QueueTime, "client_lag": stats.Lag,
-	} {
+	}
+	// Without reasoning the first answer token is the first token: a TTFC
+	// would repeat TTFT in every result.
+	if stats.ReasoningTokens > 0 {
+		s.ReasoningTokens, s.AnswerTokens = stats.ReasoningTokens, stats.AnswerTokens
+		s.NoAnswer, s.ReasoningFromUsage = stats.NoAnswer, stats.ReasoningFromUsage
+		if stats.TTFC.Count > 0 {
+			metrics["ttfc"] = stats.TTFC
+		}
+	}
+	for metric, d := range metrics {
 		s.Latency[LatencyKey("mean", metric)] = ms(d.Mean)
 		s.Latency[LatencyKey("median", metric)] = ms(d.Median)
 		s.Latency[LatencyKey("std", metric)] = ms(d.Std)

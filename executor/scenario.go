@@ -8,6 +8,7 @@ import (
 	"math"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -653,7 +654,29 @@ func countWarnings(stats workload.Stats) []string {
 		out = append(out, fmt.Sprintf("the server's usage count was not believed for %d of %d requests (%.1f %%; the first: %s): their output tokens are the token events counted; %s",
 			n, stats.Completed, 100*share, stats.FirstRejected, verdict))
 	}
+	if stats.NoAnswer > 0 {
+		out = append(out, noAnswerWarning(stats))
+	}
 	return out
+}
+
+// noAnswerWarning says how many requests of a reasoning model produced no
+// answer and why that most likely was: the thinking took every token the
+// request allowed, and the step measured reasoning rather than answers.
+func noAnswerWarning(stats workload.Stats) string {
+	n, atLimit := stats.NoAnswer, stats.NoAnswerAtLimit
+	head := fmt.Sprintf("%d of %d requests (%.1f %%) produced no answer", n, stats.Completed, 100*float64(n)/float64(stats.Completed))
+	limits := strconv.Itoa(stats.NoAnswerMaxTokens[0])
+	if lo, hi := stats.NoAnswerMaxTokens[0], stats.NoAnswerMaxTokens[1]; lo != hi {
+		limits = fmt.Sprintf("%d to %d", lo, hi)
+	}
+	switch {
+	case atLimit == n:
+		return fmt.Sprintf("%s: their reasoning used up max_tokens (%s); raise max_tokens", head, limits)
+	case atLimit > 0:
+		return fmt.Sprintf("%s; the reasoning of %d of them used up max_tokens (%s): raise max_tokens", head, atLimit, limits)
+	}
+	return head + ", though within their max_tokens: the model stopped after its reasoning"
 }
 
 func firstError(s StepSummary) string {

@@ -34,17 +34,28 @@ type RequestRecord struct {
 	// Lag is the part of QueueTime the client itself caused.
 	Lag time.Duration
 	// TokenEvents and UsageTokens are the client's and the server's counts
-	// of what the request streamed.
-	TokenEvents int
-	UsageTokens int
+	// of what the request streamed, UsageReasoningTokens the server's count
+	// of the reasoning among them.
+	TokenEvents          int
+	UsageTokens          int
+	UsageReasoningTokens int
 	// ChunkTokens holds the tokens each token event carried when the
 	// server reported them, nil otherwise; stored as uvarints.
 	ChunkTokens []uint32
 	// MaxTokens is the output limit the request was sent with; 0 when not
 	// recorded.
-	MaxTokens  int
-	HTTPStatus int
-	Error      string
+	MaxTokens int
+	// TTFC is when the first answer token arrived, zero when none did or
+	// it was not recorded.
+	TTFC time.Duration
+	// ReasoningTokens and AnswerTokens split OutputTokens between thinking
+	// and answer, and ReasoningSource says where the split came from;
+	// zero and empty when not recorded.
+	ReasoningTokens int
+	AnswerTokens    int
+	ReasoningSource string
+	HTTPStatus      int
+	Error           string
 }
 
 // InsertRecords stores recs in one transaction: all of them or, on error,
@@ -62,8 +73,9 @@ func (s *Store) InsertRecords(recs []RequestRecord) error {
 	stmt, err := tx.Prepare(`INSERT INTO records
 		(run_id, step, seq, request_id, warmup, start_ns, queue_ns, ttft_ns, e2el_ns, gaps,
 		 prompt_tokens, output_tokens, token_source, http_status, error,
-		 lag_ns, token_events, usage_tokens, chunk_tokens, max_tokens)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+		 lag_ns, token_events, usage_tokens, chunk_tokens, max_tokens,
+		 ttfc_ns, reasoning_tokens, answer_tokens, reasoning_source, usage_reasoning_tokens)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 	if err != nil {
 		return fail(err)
 	}
@@ -91,7 +103,8 @@ func (s *Store) InsertRecords(recs []RequestRecord) error {
 		if _, err := stmt.Exec(r.RunID, r.Step, r.Seq, r.RequestID, r.Warmup,
 			int64(r.Start), int64(r.QueueTime), int64(r.TTFT), int64(r.E2EL), gaps,
 			r.PromptTokens, r.OutputTokens, r.TokenSource, r.HTTPStatus, r.Error,
-			int64(r.Lag), r.TokenEvents, r.UsageTokens, chunkTokens, r.MaxTokens); err != nil {
+			int64(r.Lag), r.TokenEvents, r.UsageTokens, chunkTokens, r.MaxTokens,
+			int64(r.TTFC), r.ReasoningTokens, r.AnswerTokens, r.ReasoningSource, r.UsageReasoningTokens); err != nil {
 			return fail(fmt.Errorf("run %d step %d seq %d: %w", r.RunID, r.Step, r.Seq, err))
 		}
 	}
@@ -109,7 +122,8 @@ func (s *Store) Records(runID int64, step int) ([]RequestRecord, error) {
 	}
 	q := `SELECT run_id, step, seq, request_id, warmup, start_ns, queue_ns, ttft_ns, e2el_ns, gaps,
 		prompt_tokens, output_tokens, token_source, http_status, error,
-		lag_ns, token_events, usage_tokens, chunk_tokens, max_tokens
+		lag_ns, token_events, usage_tokens, chunk_tokens, max_tokens,
+		ttfc_ns, reasoning_tokens, answer_tokens, reasoning_source, usage_reasoning_tokens
 		FROM records WHERE run_id = ?`
 	args := []any{runID}
 	if step >= 0 {
@@ -125,15 +139,16 @@ func (s *Store) Records(runID int64, step int) ([]RequestRecord, error) {
 	var blob, tokBlob sql.RawBytes
 	for rows.Next() {
 		var r RequestRecord
-		var start, queue, ttft, e2el, lag int64
+		var start, queue, ttft, e2el, lag, ttfc int64
 		if err := rows.Scan(&r.RunID, &r.Step, &r.Seq, &r.RequestID, &r.Warmup,
 			&start, &queue, &ttft, &e2el, &blob,
 			&r.PromptTokens, &r.OutputTokens, &r.TokenSource, &r.HTTPStatus, &r.Error,
-			&lag, &r.TokenEvents, &r.UsageTokens, &tokBlob, &r.MaxTokens); err != nil {
+			&lag, &r.TokenEvents, &r.UsageTokens, &tokBlob, &r.MaxTokens,
+			&ttfc, &r.ReasoningTokens, &r.AnswerTokens, &r.ReasoningSource, &r.UsageReasoningTokens); err != nil {
 			return fail(err)
 		}
 		r.Start, r.QueueTime, r.TTFT, r.E2EL = time.Duration(start), time.Duration(queue), time.Duration(ttft), time.Duration(e2el)
-		r.Lag = time.Duration(lag)
+		r.Lag, r.TTFC = time.Duration(lag), time.Duration(ttfc)
 		if tokBlob != nil {
 			if r.ChunkTokens, err = decodeTokens(tokBlob); err != nil {
 				return fail(fmt.Errorf("step %d seq %d: %w", r.Step, r.Seq, err))

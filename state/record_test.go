@@ -288,7 +288,8 @@ func TestRecordsMigratedFromSchema1(t *testing.T) {
 		t.Errorf("records after migration (-want +got):\n%s", diff)
 	}
 	// New records carry the new fields.
-	rec := RequestRecord{RunID: id, Seq: 1, RequestID: "n", Lag: 7, TokenEvents: 3, UsageTokens: 4, ChunkTokens: []uint32{0, 1, 3}, MaxTokens: 48, TokenSource: "usage"}
+	rec := RequestRecord{RunID: id, Seq: 1, RequestID: "n", Lag: 7, TokenEvents: 3, UsageTokens: 4, ChunkTokens: []uint32{0, 1, 3}, MaxTokens: 48, TokenSource: "usage",
+		TTFC: 9, ReasoningTokens: 3, AnswerTokens: 1, ReasoningSource: "chunks", UsageReasoningTokens: 2}
 	if err := s.InsertRecords([]RequestRecord{rec}); err != nil {
 		t.Fatal(err)
 	}
@@ -302,7 +303,7 @@ func TestRecordsMigratedFromSchema1(t *testing.T) {
 // one after the migration, and then records one.
 func TestRunOutcome(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "benchform.db")
-	old, id := runOnSchema(t, path, migrations[:len(migrations)-1])
+	old, id := runOnSchema(t, path, migrations[:4])
 	old.Close()
 
 	s, err := Open(path)
@@ -322,6 +323,38 @@ func TestRunOutcome(t *testing.T) {
 	}
 	if err := s.SetRunOutcome(id+1, []byte(`{}`)); !errors.Is(err, ErrNotFound) {
 		t.Errorf("outcome of a missing run: %v, want ErrNotFound", err)
+	}
+}
+
+// TestRecordsMigratedFromSchema5 checks that records of the schema before
+// reasoning read back as requests without reasoning, next to new records
+// that have it.
+func TestRecordsMigratedFromSchema5(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "benchform.db")
+	old, id := runOnSchema(t, path, migrations[:5])
+	if _, err := old.db.Exec(`INSERT INTO records (run_id, step, seq, request_id, warmup, start_ns, queue_ns, ttft_ns, e2el_ns, gaps,
+		prompt_tokens, output_tokens, token_source, http_status, error, max_tokens) VALUES (?, 0, 0, 'old', 0, 0, 0, 3, 4, NULL, 0, 6, 'usage', 200, '', 6)`, id); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	before := RequestRecord{RunID: id, RequestID: "old", TTFT: 3, E2EL: 4, OutputTokens: 6, TokenSource: "usage", MaxTokens: 6, HTTPStatus: 200}
+
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	after := RequestRecord{RunID: id, Seq: 1, RequestID: "new", TTFT: 3, TTFC: 5, E2EL: 9, OutputTokens: 6, TokenSource: "usage", MaxTokens: 6,
+		ReasoningTokens: 4, AnswerTokens: 2, ReasoningSource: "usage", UsageTokens: 6, UsageReasoningTokens: 4, HTTPStatus: 200}
+	if err := s.InsertRecords([]RequestRecord{after}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Records(id, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]RequestRecord{before, after}, got); diff != "" {
+		t.Errorf("records across the migration (-want +got):\n%s", diff)
 	}
 }
 

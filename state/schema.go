@@ -27,6 +27,23 @@ var migrations = []migration{
 	{name: "telemetry samples", up: migrateSamples},
 	{name: "output limit of each request", up: migrateMaxTokens},
 	{name: "what a run concluded", up: migrateOutcome},
+	{name: "reasoning and answer of each request", up: migrateReasoning},
+}
+
+// migrateReasoning adds what a request of a reasoning model streamed: when
+// its answer began, how its output split between thinking and answer, and
+// the server's own count of the thinking.
+// Records stored before read as requests without reasoning whose answer
+// was never timed: zero and empty.
+func migrateReasoning(tx *sql.Tx) error {
+	_, err := tx.Exec(`
+ALTER TABLE records ADD COLUMN ttfc_ns          INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE records ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE records ADD COLUMN answer_tokens    INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE records ADD COLUMN reasoning_source TEXT    NOT NULL DEFAULT '';
+ALTER TABLE records ADD COLUMN usage_reasoning_tokens INTEGER NOT NULL DEFAULT 0;
+`)
+	return err
 }
 
 // migrateOutcome adds what a run concluded beyond its steps, such as the

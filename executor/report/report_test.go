@@ -192,3 +192,56 @@ func TestDetailedResults(t *testing.T) {
 	}
 	golden(t, "requests.golden.csv", buf.Bytes())
 }
+
+// TestReasoningResults pins what a run of a reasoning model adds to its
+// results: TTFC beside TTFT in the table, the split of its tokens and the
+// requests that produced no answer in JSON and CSV, the footnote's account
+// of where reasoning counts came from, and per-request columns.
+func TestReasoningResults(t *testing.T) {
+	run := sampleRun()
+	for i, scale := range []float64{1, 1.1} {
+		s := &run.Steps[i]
+		for _, stat := range []string{"mean", "median", "std", "p50", "p90", "p99"} {
+			s.Latency[executor.LatencyKey(stat, "ttfc")] = 2.5 * s.Latency[executor.LatencyKey(stat, "ttft")]
+		}
+		s.ReasoningTokens, s.AnswerTokens = int(19200*scale), int(6400*scale)
+		s.NoAnswer, s.ReasoningFromUsage = 6, 100
+		s.Warnings = []string{"6 of 100 requests (6.0 %) produced no answer: their reasoning used up max_tokens (256); raise max_tokens"}
+	}
+	var buf bytes.Buffer
+	if err := ResultsTable(&buf, run); err != nil {
+		t.Fatal(err)
+	}
+	buf.WriteString("\n")
+	if err := ResultsCSV(&buf, []executor.StoredRun{run}); err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "results-reasoning.golden", buf.Bytes())
+
+	buf.Reset()
+	if err := ResultsJSON(&buf, []executor.StoredRun{run}); err != nil {
+		t.Fatal(err)
+	}
+	var got []struct {
+		Definitions map[string]string `json:"definitions"`
+		Steps       []map[string]any  `json:"steps"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil || len(got) != 1 {
+		t.Fatalf("%v\n%s", err, buf.Bytes())
+	}
+	step := got[0].Steps[0]
+	for key, want := range map[string]any{
+		"median_ttfc_ms": 22.5, "p99_ttfc_ms": 49.75,
+		"total_reasoning_tokens": 19200.0, "total_answer_tokens": 6400.0,
+		"no_answer_requests": 6.0, "no_answer_pct": 6.0, "reasoning_tokens_from_usage": 100.0,
+	} {
+		if v, ok := step[key].(float64); !ok || math.Abs(v-want.(float64)) > 1e-9 {
+			t.Errorf("%s = %v, want %v", key, step[key], want)
+		}
+	}
+	for _, name := range []string{"ttfc", "reasoning_tokens", "answer_tokens", "no_answer"} {
+		if got[0].Definitions[name] == "" {
+			t.Errorf("no definition of %s", name)
+		}
+	}
+}

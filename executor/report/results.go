@@ -262,16 +262,26 @@ func footnote(run executor.StoredRun) string {
 			total += n
 		}
 	}
-	disagree, rejected := 0, 0
+	disagree, rejected, reasoning, reasoningFromUsage, ttfc := 0, 0, false, 0, false
 	for _, s := range run.Steps {
 		disagree += s.TokenSourcesDisagree
 		rejected += s.UsageRejected
+		reasoning = reasoning || s.ReasoningTokens > 0
+		reasoningFromUsage += s.ReasoningFromUsage
+		_, answered := s.Latency[executor.LatencyKey("median", "ttfc")]
+		ttfc = ttfc || answered
 	}
 	lines := []string{
 		"Latencies in ms, over successful requests. TTFT: request sent → first token event. ITL: gap between",
 		"successive token events (per chunk). TPOT: (E2EL − TTFT) / (output tokens − 1). E2EL: sent → last token",
 		"event. Definitions as vLLM's bench serve. tok/s/user: Σ output tokens ÷ Σ E2EL.",
 		fmt.Sprintf("Output tokens from the server's usage report for %d of %d requests, else counted token events.", usage, total),
+	}
+	if ttfc {
+		lines = append(lines, "TTFC: request sent → first token event carrying the answer; TTFT counts reasoning as tokens.")
+	}
+	if reasoning {
+		lines = append(lines, fmt.Sprintf("Reasoning tokens from the server's count for %d of %d requests, else token events counted by kind.", reasoningFromUsage, total))
 	}
 	switch run.Steps[0].Timing {
 	case "kernel":
@@ -487,6 +497,9 @@ func detailArrays(recs []workload.Record) orderedObject {
 		itls                     [][]float64
 		chunkTokens              [][]uint32
 		anyChunkTokens           bool
+		ttfcs                    []float64
+		reasonings, answers      []int
+		anyReasoning             bool
 	)
 	for _, r := range recs {
 		if r.Warmup {
@@ -510,6 +523,10 @@ func detailArrays(recs []workload.Record) orderedObject {
 		itls = append(itls, gaps)
 		chunkTokens = append(chunkTokens, r.ChunkTokens)
 		anyChunkTokens = anyChunkTokens || r.ChunkTokens != nil
+		ttfcs = append(ttfcs, r.TTFC.Seconds())
+		reasonings = append(reasonings, r.ReasoningTokens)
+		answers = append(answers, r.AnswerTokens)
+		anyReasoning = anyReasoning || r.ReasoningTokens > 0
 	}
 	o := orderedObject{
 		{"request_ids", ids},
@@ -527,6 +544,9 @@ func detailArrays(recs []workload.Record) orderedObject {
 	}
 	if anyChunkTokens {
 		o = append(o, field{"chunk_tokens", chunkTokens})
+	}
+	if anyReasoning {
+		o = append(o, field{"ttfcs", ttfcs}, field{"reasoning_lens", reasonings}, field{"answer_lens", answers})
 	}
 	return o
 }
@@ -602,11 +622,24 @@ func groupFields(r executor.StoredRun) [][]field {
 
 // RequestsCSV writes one row per measured request of every run's steps
 // (-detailed), times in milliseconds; a request's gaps are one column,
-// space-separated.
+// space-separated. Where some request streamed reasoning, each row ends
+// with its TTFC (empty without an answer) and its reasoning and answer
+// tokens.
 func RequestsCSV(w io.Writer, runs []executor.StoredRun) error {
 	cw := csv.NewWriter(w)
 	header := []string{"run", "scenario", "server", "label", "seq", "request_id", "start_ms", "client_queue_time_ms", "client_lag_ms",
 		"ttft_ms", "e2el_ms", "tpot_ms", "prompt_tokens", "output_tokens", "max_tokens", "token_source", "token_events", "usage_tokens", "http_status", "error", "itl_ms", "chunk_tokens"}
+	reasoning := false
+	for _, r := range runs {
+		for _, recs := range r.Requests {
+			for _, rec := range recs {
+				reasoning = reasoning || rec.ReasoningTokens > 0 && !rec.Warmup
+			}
+		}
+	}
+	if reasoning {
+		header = append(header, "ttfc_ms", "reasoning_tokens", "answer_tokens")
+	}
 	if err := cw.Write(header); err != nil {
 		return err
 	}
@@ -632,13 +665,21 @@ func RequestsCSV(w io.Writer, runs []executor.StoredRun) error {
 				for j, n := range rec.ChunkTokens {
 					tokens[j] = strconv.FormatUint(uint64(n), 10)
 				}
-				if err := cw.Write([]string{
+				row := []string{
 					strconv.FormatInt(r.ID, 10), r.Scenario, s.Server, s.Label, strconv.Itoa(rec.Seq), safetext.Line(rec.ID),
 					msText(rec.Start), msText(rec.QueueTime), msText(rec.Lag), msText(rec.TTFT), msText(rec.E2EL), tpot,
 					strconv.Itoa(rec.PromptTokens), strconv.Itoa(rec.OutputTokens), strconv.Itoa(rec.MaxTokens), tokenSource(rec),
 					strconv.Itoa(rec.TokenEvents), strconv.Itoa(rec.UsageTokens), strconv.Itoa(rec.HTTPStatus), safetext.Line(rec.Err),
 					strings.Join(gaps, " "), strings.Join(tokens, " "),
-				}); err != nil {
+				}
+				if reasoning {
+					ttfc := ""
+					if rec.TTFC > 0 {
+						ttfc = msText(rec.TTFC)
+					}
+					row = append(row, ttfc, strconv.Itoa(rec.ReasoningTokens), strconv.Itoa(rec.AnswerTokens))
+				}
+				if err := cw.Write(row); err != nil {
 					return err
 				}
 			}

@@ -151,8 +151,13 @@ type Record struct {
 	Lag time.Duration
 	// TTFT is the first token event's arrival; zero when none arrived. A
 	// token event is one whose choices carry output: a chat stream's
-	// role-only opening chunk and an empty closing one are not.
+	// role-only opening chunk and an empty closing one are not. Reasoning
+	// is output.
 	TTFT time.Duration
+	// TTFC is the first answer event's arrival: the first token event that
+	// carries content (or tool calls) rather than reasoning alone; zero
+	// when no answer arrived. Without reasoning it is TTFT.
+	TTFC time.Duration
 	// E2EL is the last token event's arrival. The usage chunk and [DONE]
 	// do not extend it.
 	E2EL time.Duration
@@ -168,6 +173,9 @@ type Record struct {
 	// UsageTokens is the server's final usage.completion_tokens, zero when
 	// it sent none.
 	UsageTokens int
+	// UsageReasoningTokens is how many of UsageTokens the server counted
+	// as reasoning, zero when it did not say.
+	UsageReasoningTokens int
 	// MaxTokens is the output limit the request was sent with.
 	MaxTokens int
 	// PromptTokens is usage.prompt_tokens when the server sent it, else the
@@ -178,6 +186,18 @@ type Record struct {
 	OutputTokens int
 	// TokenSource says where OutputTokens came from.
 	TokenSource TokenSource
+	// ReasoningTokens and AnswerTokens split the output between the
+	// model's thinking and its answer; a request without reasoning has
+	// all of its output tokens as answer.
+	ReasoningTokens int
+	AnswerTokens    int
+	// ReasoningSource says where the split came from: TokenSourceUsage,
+	// the server's count of reasoning tokens, the answer being the rest;
+	// TokenSourceChunks, the token events of each kind (with the running
+	// usage count each carried, where every event carried one), an event
+	// carrying both kinds counting toward both. Empty when there was no
+	// reasoning.
+	ReasoningSource TokenSource
 	// HTTPStatus is zero when no response arrived.
 	HTTPStatus int
 	// Err is empty for a successful request: a 2xx response that streamed
@@ -187,6 +207,11 @@ type Record struct {
 
 // OK reports whether the request succeeded.
 func (r Record) OK() bool { return r.Err == "" }
+
+// NoAnswer reports whether the request succeeded with reasoning and no
+// answer, which is what a reasoning model does when its thinking uses up
+// max_tokens.
+func (r Record) NoAnswer() bool { return r.OK() && r.ReasoningTokens > 0 && r.TTFC == 0 }
 
 // TPOT returns (E2EL−TTFT)/(OutputTokens−1), vLLM's time per output token
 // excluding the first. It is defined only when OutputTokens > 1.
@@ -212,7 +237,8 @@ func (r Record) TokenSourcesDisagree() bool {
 		}
 		return sum != r.UsageTokens
 	}
-	return r.UsageTokens != r.TokenEvents && r.UsageTokens != r.TokenEvents-1
+	matches := func(n int) bool { return n == r.TokenEvents || n == r.TokenEvents-1 }
+	return !matches(r.UsageTokens) && !(r.UsageReasoningTokens > 0 && matches(r.UsageTokens-r.UsageReasoningTokens))
 }
 
 func divRound(d time.Duration, n int) time.Duration {
@@ -226,6 +252,9 @@ const (
 	errDeadline  = CutOffPrefix + "deadline exceeded"
 	errNoDone    = "stream ended before [DONE]"
 	errNoToken   = "no token received"
+	// A server that does not stream reasoning text, as OpenAI's, sends no
+	// token event at all when reasoning uses up the limit.
+	errOnlyReasoning = errNoToken + "; the server counted reasoning tokens only: the reasoning may have used up max_tokens"
 )
 
 // Record.Err prefixes of requests a bound ended.
@@ -488,19 +517,25 @@ const maxTokensPerEvent = 16
 // request's max_tokens while the stream stayed within it, or, without a
 // running count on every event to explain it, when it is more than
 // maxTokensPerEvent tokens per token event or less than half a token per
-// event. The request's output tokens are then its token events.
+// event, with or without the reasoning tokens the server counted (a server
+// such as OpenAI's counts reasoning that it does not stream). The
+// request's output tokens are then its token events.
 func (r Record) UsageRejected() string {
 	switch {
 	case r.UsageTokens == 0:
 		return ""
 	case r.MaxTokens > 0 && r.UsageTokens > r.MaxTokens && r.TokenEvents <= r.MaxTokens:
 		return fmt.Sprintf("usage rejected: %d > max_tokens %d", r.UsageTokens, r.MaxTokens)
-	case r.ChunkTokens == nil && r.UsageTokens > maxTokensPerEvent*r.TokenEvents:
-		return fmt.Sprintf("usage rejected: %d tokens in %d token events", r.UsageTokens, r.TokenEvents)
-	case r.ChunkTokens == nil && r.TokenEvents > 2*r.UsageTokens+1:
+	case r.ChunkTokens == nil && !r.fitsEvents(r.UsageTokens) && !(r.UsageReasoningTokens > 0 && r.fitsEvents(r.UsageTokens-r.UsageReasoningTokens)):
 		return fmt.Sprintf("usage rejected: %d tokens in %d token events", r.UsageTokens, r.TokenEvents)
 	}
 	return ""
+}
+
+// fitsEvents reports whether n tokens could have streamed as the request's
+// token events: at most maxTokensPerEvent and at least half a token each.
+func (r Record) fitsEvents(n int) bool {
+	return n <= maxTokensPerEvent*r.TokenEvents && r.TokenEvents <= 2*n+1
 }
 
 // mergeObjects adds the fields of extra to the JSON object base, replacing
@@ -629,6 +664,13 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 		perEventKnown = true
 		prevUsage     int
 		anyEvent      bool // an event of any kind
+		// The split between reasoning and answer, by events and by the
+		// tokens of events where each carried a running count.
+		firstAnswer                   time.Time
+		reasoningEvents, answerEvents int
+		reasoningTokens, answerTokens int
+		usageReasoning                int
+		thinking                      bool // the last token event carried reasoning alone
 	)
 	defer func() { sr.tokens = chunkTokens[:0] }()
 	for {
@@ -671,10 +713,30 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 				gaps = append(gaps, at.Sub(last))
 			}
 			last = at
+			reasoning, answer := ch.reasoningBytes > 0, ch.answerBytes > 0
+			if !reasoning && !answer {
+				// A token that printed nothing (an empty content)
+				// continues what came before it.
+				reasoning, answer = thinking, !thinking
+			}
+			thinking = reasoning && !answer
+			if reasoning {
+				reasoningEvents++
+			}
+			if answer {
+				if answerEvents == 0 {
+					firstAnswer = at
+				}
+				answerEvents++
+			}
 			if perEventKnown {
 				if ch.hasUsage && ch.completionTokens >= prevUsage && ch.completionTokens-prevUsage <= math.MaxUint32 {
-					chunkTokens = append(chunkTokens, uint32(ch.completionTokens-prevUsage))
+					n := ch.completionTokens - prevUsage
+					chunkTokens = append(chunkTokens, uint32(n))
 					prevUsage = ch.completionTokens
+					r, a := splitTokens(n, reasoning, answer, ch.reasoningBytes, ch.answerBytes)
+					reasoningTokens += r
+					answerTokens += a
 				} else {
 					perEventKnown = false
 				}
@@ -688,6 +750,9 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 			}
 			if ch.promptTokens > 0 {
 				usagePrompt = ch.promptTokens
+			}
+			if ch.reasoningTokens > 0 {
+				usageReasoning = ch.reasoningTokens
 			}
 		}
 		if ch.hasErr {
@@ -706,11 +771,14 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 		rec.TTFT = first.Sub(sent)
 		rec.E2EL = last.Sub(sent)
 	}
+	if answerEvents > 0 {
+		rec.TTFC = firstAnswer.Sub(sent)
+	}
 	if perEventKnown && events > 0 {
 		rec.ChunkTokens = make([]uint32, len(chunkTokens))
 		copy(rec.ChunkTokens, chunkTokens)
 	}
-	rec.TokenEvents, rec.UsageTokens = events, usage
+	rec.TokenEvents, rec.UsageTokens, rec.UsageReasoningTokens = events, usage, usageReasoning
 	if usagePrompt > 0 {
 		rec.PromptTokens = usagePrompt
 	}
@@ -721,13 +789,45 @@ func (c *Client) do(ctx context.Context, t Target, r Request, due, ready time.Ti
 	} else if usage > 0 {
 		rec.OutputTokens, rec.TokenSource = usage, TokenSourceUsage
 	}
+	switch {
+	// The server's count is believed where it believes its total and
+	// leaves a token for an answer that streamed.
+	case usageReasoning > 0 && rec.TokenSource == TokenSourceUsage && usageReasoning+min(answerEvents, 1) <= usage:
+		rec.ReasoningTokens, rec.AnswerTokens, rec.ReasoningSource = usageReasoning, rec.OutputTokens-usageReasoning, TokenSourceUsage
+	case reasoningEvents == 0:
+		rec.AnswerTokens = rec.OutputTokens
+	case rec.ChunkTokens != nil:
+		rec.ReasoningTokens, rec.AnswerTokens, rec.ReasoningSource = reasoningTokens, answerTokens, TokenSourceChunks
+	default:
+		rec.ReasoningTokens, rec.AnswerTokens, rec.ReasoningSource = reasoningEvents, answerEvents, TokenSourceChunks
+	}
 	if done && events == 0 {
 		rec.Err = errNoToken
+		if usageReasoning > 0 {
+			rec.Err = errOnlyReasoning
+		}
 	}
 	if done {
 		drain(resp.Body, cancel)
 	}
 	return rec, sent
+}
+
+// splitTokens divides the n tokens of a token event between reasoning and
+// answer: all to the one it carried, or, for an event that carried both,
+// in proportion to the bytes of each, at least one token each. A single
+// token's text cannot be both; it goes to the answer, which the event
+// ends with.
+func splitTokens(n int, reasoning, answer bool, reasoningBytes, answerBytes int) (r, a int) {
+	switch {
+	case !answer:
+		return n, 0
+	case !reasoning || n < 2:
+		return 0, n
+	}
+	r = int(math.Round(float64(n) * float64(reasoningBytes) / float64(reasoningBytes+answerBytes)))
+	r = min(max(r, 1), n-1)
+	return r, n - r
 }
 
 // drain reads what follows [DONE] so the transport can reuse the

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,9 +19,11 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 )
 
-// ignoreTimes leaves out what varies from run to run, and the per-event
-// token accounting, which TestTokenAccounting checks on its own.
-var ignoreTimes = cmpopts.IgnoreFields(Record{}, "QueueTime", "Lag", "TTFT", "E2EL", "Gaps", "ChunkTokens", "TokenEvents", "UsageTokens")
+// ignoreTimes leaves out what varies from run to run, the per-event token
+// accounting, which TestTokenAccounting checks on its own, and the split
+// between reasoning and answer, which the reasoning tests check.
+var ignoreTimes = cmpopts.IgnoreFields(Record{}, "QueueTime", "Lag", "TTFT", "E2EL", "Gaps", "ChunkTokens", "TokenEvents", "UsageTokens",
+	"TTFC", "ReasoningTokens", "AnswerTokens", "ReasoningSource")
 
 func TestDo(t *testing.T) {
 	prompt := Prompt{Text: "hello", InputTokens: 11}
@@ -222,6 +226,11 @@ func TestDo(t *testing.T) {
 			}
 			if got.E2EL < got.TTFT {
 				t.Errorf("E2EL %v < TTFT %v", got.E2EL, got.TTFT)
+			}
+			// Without reasoning, the answer is all of it.
+			if got.TTFC != got.TTFT || got.ReasoningTokens != 0 || got.AnswerTokens != got.OutputTokens || got.ReasoningSource != "" {
+				t.Errorf("a stream without reasoning: TTFC %v (TTFT %v), %d reasoning and %d answer tokens of %d, source %q",
+					got.TTFC, got.TTFT, got.ReasoningTokens, got.AnswerTokens, got.OutputTokens, got.ReasoningSource)
 			}
 		})
 	}
@@ -648,10 +657,262 @@ func TestUsageRejected(t *testing.T) {
 		{"too many per event", Record{TokenEvents: 4, UsageTokens: 1_000_000_000_000}, "usage rejected: 1000000000000 tokens in 4 token events"},
 		{"a running count explains it", Record{TokenEvents: 2, UsageTokens: 100, ChunkTokens: []uint32{50, 50}}, ""},
 		{"too few per event", Record{TokenEvents: 100_000, UsageTokens: 16, MaxTokens: 16}, "usage rejected: 16 tokens in 100000 token events"},
+		{"reasoning counted and not streamed", Record{TokenEvents: 3, UsageTokens: 1003, UsageReasoningTokens: 1000, MaxTokens: 2048}, ""},
+		{"reasoning counted and streamed", Record{TokenEvents: 1003, UsageTokens: 1003, UsageReasoningTokens: 1000, MaxTokens: 2048}, ""},
+		{"too many per event even without the reasoning", Record{TokenEvents: 3, UsageTokens: 1003, UsageReasoningTokens: 900, MaxTokens: 2048},
+			"usage rejected: 1003 tokens in 3 token events"},
 	}
 	for _, tt := range tests {
 		if got := tt.rec.UsageRejected(); got != tt.want {
 			t.Errorf("%s: UsageRejected() = %q, want %q", tt.name, got, tt.want)
 		}
+	}
+}
+
+func TestTokenSourcesDisagreeWithReasoning(t *testing.T) {
+	tests := []struct {
+		name string
+		rec  Record
+		want bool
+	}{
+		{"reasoning counted and not streamed", Record{TokenEvents: 3, UsageTokens: 43, UsageReasoningTokens: 40}, false},
+		{"reasoning counted and streamed", Record{TokenEvents: 43, UsageTokens: 43, UsageReasoningTokens: 40}, false},
+		{"neither", Record{TokenEvents: 10, UsageTokens: 43, UsageReasoningTokens: 40}, true},
+	}
+	for _, tt := range tests {
+		if got := tt.rec.TokenSourcesDisagree(); got != tt.want {
+			t.Errorf("%s: TokenSourcesDisagree() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+// replay reads an SSE transcript of testdata/reasoning into writes of one
+// event each, every one gap after the one before; blocks of comments only
+// (the transcript's description) are left out.
+func replay(t *testing.T, file string, gap time.Duration) []act {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "reasoning", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []act
+	for _, block := range strings.Split(string(b), "\n\n") {
+		block = strings.TrimSpace(block)
+		comment := true
+		for _, l := range strings.Split(block, "\n") {
+			comment = comment && strings.HasPrefix(l, ":")
+		}
+		if block == "" || comment {
+			continue
+		}
+		out = append(out, act{sleep: gap, write: block + "\n\n"})
+	}
+	return out
+}
+
+// split is what a Record says of a reasoning model's output.
+type split struct {
+	Output, Reasoning, Answer    int
+	TokenSource, ReasoningSource TokenSource
+	NoAnswer                     bool
+}
+
+// TestReasoningStreams replays reasoning streams of vLLM and SGLang into
+// the client, an event every gap, and checks when the first token and the
+// first answer token arrived, and how the output split between thinking
+// and answer. The expected values are read off the transcripts: the
+// places of events in them, and their texts and counts.
+func TestReasoningStreams(t *testing.T) {
+	const gap = 25 * time.Millisecond
+	tests := []struct {
+		file      string
+		maxTokens int
+		// firstToken and firstAnswer are the places, counting from 1, of
+		// the first token event and the first answer event among the
+		// transcript's events; 0 for none.
+		firstToken, firstAnswer int
+		want                    split
+	}{
+		{
+			// 8 reasoning events, 4 content events; the server counts 8
+			// of the 12 tokens as reasoning.
+			file: "vllm.sse", maxTokens: 64, firstToken: 2, firstAnswer: 10,
+			want: split{Output: 12, Reasoning: 8, Answer: 4, TokenSource: TokenSourceUsage, ReasoningSource: TokenSourceUsage},
+		},
+		{
+			// The thinking stops at the limit: 6 tokens, all reasoning.
+			file: "vllm-length.sse", maxTokens: 6, firstToken: 2,
+			want: split{Output: 6, Reasoning: 6, Answer: 0, TokenSource: TokenSourceUsage, ReasoningSource: TokenSourceUsage, NoAnswer: true},
+		},
+		{
+			// Events counted by kind: 5 with both reasoning fields, one
+			// for each kind, one with both (counted toward both), 2 of
+			// content; the server's 9 tokens are not split.
+			file: "vllm-0.15.sse", maxTokens: 64, firstToken: 2, firstAnswer: 7,
+			want: split{Output: 9, Reasoning: 6, Answer: 3, TokenSource: TokenSourceUsage, ReasoningSource: TokenSourceChunks},
+		},
+		{
+			// 5 reasoning and 5 content events; the server counts 6 of its
+			// 11 tokens as reasoning (the closing </think> among them).
+			file: "sglang.sse", maxTokens: 64, firstToken: 2, firstAnswer: 7,
+			want: split{Output: 11, Reasoning: 6, Answer: 5, TokenSource: TokenSourceUsage, ReasoningSource: TokenSourceUsage},
+		},
+		{
+			// The running counts say 1, 2 and 1 reasoning tokens, then 3
+			// for the event carrying " so." (6 bytes of JSON) and "Paris"
+			// (7): round(3 × 6/13) = 1 reasoning, 2 answer; then 1 answer.
+			// The server's reasoning_tokens of 0 is not a count.
+			file: "sglang-continuous-usage.sse", maxTokens: 64, firstToken: 2, firstAnswer: 5,
+			want: split{Output: 8, Reasoning: 5, Answer: 3, TokenSource: TokenSourceUsage, ReasoningSource: TokenSourceChunks},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			t.Parallel()
+			srv := newServer(t, script(200, replay(t, tt.file, gap)))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			rec := NewClient(1).Do(ctx, target(srv), Request{API: APIChat, Prompt: Prompt{Text: "q"}, MaxTokens: tt.maxTokens, ID: "r"})
+			if !rec.OK() {
+				t.Fatalf("request failed: %s", rec.Err)
+			}
+			got := split{Output: rec.OutputTokens, Reasoning: rec.ReasoningTokens, Answer: rec.AnswerTokens,
+				TokenSource: rec.TokenSource, ReasoningSource: rec.ReasoningSource, NoAnswer: rec.NoAnswer()}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("split (-want +got):\n%s", diff)
+			}
+			// An event cannot arrive before it was written, nor, on a
+			// machine that keeps up, a whole gap after.
+			checkArrival(t, "TTFT", rec.TTFT, tt.firstToken, gap)
+			checkArrival(t, "TTFC", rec.TTFC, tt.firstAnswer, gap)
+		})
+	}
+}
+
+// checkArrival checks that an event written at place×gap arrived then:
+// not before, and within a gap, except under -short.
+func checkArrival(t *testing.T, name string, got time.Duration, place int, gap time.Duration) {
+	t.Helper()
+	if place == 0 {
+		if got != 0 {
+			t.Errorf("%s = %v, want none", name, got)
+		}
+		return
+	}
+	written := time.Duration(place) * gap
+	if got < written || !testing.Short() && got >= written+gap {
+		t.Errorf("%s = %v, want the arrival of event %d, written at %v", name, got, place, written)
+	}
+}
+
+func TestSplitTokens(t *testing.T) {
+	tests := []struct {
+		name                 string
+		n                    int
+		reasoning, answer    bool
+		reasoningB, answerB  int
+		wantReason, wantAnsw int
+	}{
+		{"reasoning alone", 3, true, false, 10, 0, 3, 0},
+		{"answer alone", 3, false, true, 0, 10, 0, 3},
+		{"both, by bytes", 10, true, true, 30, 10, 8, 2},
+		{"both, rounded", 3, true, true, 6, 7, 1, 2},
+		{"both, at least one token of reasoning", 4, true, true, 1, 99, 1, 3},
+		{"both, at least one token of answer", 4, true, true, 99, 1, 3, 1},
+		{"both in one token: the answer's", 1, true, true, 5, 5, 0, 1},
+		{"no tokens", 0, true, true, 5, 5, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, a := splitTokens(tt.n, tt.reasoning, tt.answer, tt.reasoningB, tt.answerB)
+			if r != tt.wantReason || a != tt.wantAnsw {
+				t.Errorf("splitTokens(%d, %v, %v, %d, %d) = %d, %d; want %d, %d", tt.n, tt.reasoning, tt.answer, tt.reasoningB, tt.answerB, r, a, tt.wantReason, tt.wantAnsw)
+			}
+		})
+	}
+}
+
+// TestReasoningEventKinds checks the kind of events that carry no text of
+// their own, and a server that streams no reasoning text but counts it.
+func TestReasoningEventKinds(t *testing.T) {
+	delta := func(d string) string {
+		return `data: {"choices":[{"index":0,"delta":` + d + `,"finish_reason":null}]}` + "\n\n"
+	}
+	tests := []struct {
+		name string
+		body []string
+		want split
+		// answerAt is the place of the first answer among the token
+		// events (from 1), 0 for none.
+		answerAt int
+		wantErr  string
+	}{
+		{
+			name: "an empty content after reasoning continues the reasoning",
+			body: []string{chatRole, delta(`{"reasoning":"a"}`), delta(`{"content":""}`), delta(`{"reasoning":"b"}`), usageChunk(3, 3), done},
+			want: split{Output: 3, Reasoning: 3, TokenSource: TokenSourceUsage, ReasoningSource: TokenSourceChunks, NoAnswer: true},
+		},
+		{
+			name:     "an empty content after the answer began is answer",
+			body:     []string{chatRole, delta(`{"reasoning":"a"}`), delta(`{"content":"b"}`), delta(`{"content":""}`), usageChunk(3, 3), done},
+			want:     split{Output: 3, Reasoning: 1, Answer: 2, TokenSource: TokenSourceUsage, ReasoningSource: TokenSourceChunks},
+			answerAt: 2,
+		},
+		{
+			name:     "a tool call is an answer",
+			body:     []string{chatRole, delta(`{"reasoning_content":"a"}`), delta(`{"tool_calls":[{"index":0,"function":{"name":"f"}}]}`), usageChunk(3, 2), done},
+			want:     split{Output: 2, Reasoning: 1, Answer: 1, TokenSource: TokenSourceUsage, ReasoningSource: TokenSourceChunks},
+			answerAt: 2,
+		},
+		{
+			// OpenAI counts reasoning it does not stream: 50 tokens in 2
+			// events are believed as 48 unseen and 2 seen.
+			name: "reasoning counted but not streamed",
+			body: []string{chatRole, chatToken("a"), chatToken("b"),
+				`data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":50,"completion_tokens_details":{"reasoning_tokens":48}}}` + "\n\n", done},
+			want:     split{Output: 50, Reasoning: 48, Answer: 2, TokenSource: TokenSourceUsage, ReasoningSource: TokenSourceUsage},
+			answerAt: 1,
+		},
+		{
+			name: "a reasoning count that leaves no token for a streamed answer is not believed",
+			body: []string{chatRole, delta(`{"reasoning":"a"}`), chatToken("b"),
+				`data: {"choices":[],"usage":{"completion_tokens":2,"reasoning_tokens":2}}` + "\n\n", done},
+			want:     split{Output: 2, Reasoning: 1, Answer: 1, TokenSource: TokenSourceUsage, ReasoningSource: TokenSourceChunks},
+			answerAt: 2,
+		},
+		{
+			name: "reasoning that used up the limit without streaming a token",
+			body: []string{chatRole,
+				`data: {"choices":[{"index":0,"delta":{},"finish_reason":"length"}]}` + "\n\n",
+				`data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":64,"completion_tokens_details":{"reasoning_tokens":64}}}` + "\n\n", done},
+			want:    split{Output: 64, Reasoning: 64, TokenSource: TokenSourceUsage, ReasoningSource: TokenSourceUsage},
+			wantErr: "no token received; the server counted reasoning tokens only: the reasoning may have used up max_tokens",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newServer(t, script(200, writes(tt.body...)))
+			rec := NewClient(1).Do(context.Background(), target(srv), Request{API: APIChat, Prompt: Prompt{Text: "q"}, MaxTokens: 64, ID: "r"})
+			if rec.Err != tt.wantErr {
+				t.Fatalf("Err = %q, want %q", rec.Err, tt.wantErr)
+			}
+			got := split{Output: rec.OutputTokens, Reasoning: rec.ReasoningTokens, Answer: rec.AnswerTokens,
+				TokenSource: rec.TokenSource, ReasoningSource: rec.ReasoningSource, NoAnswer: rec.NoAnswer()}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("split (-want +got):\n%s", diff)
+			}
+			// Events written together arrive together, so the answer's
+			// place shows as TTFC against the stream's gaps.
+			var wantTTFC time.Duration
+			if tt.answerAt > 0 {
+				wantTTFC = rec.TTFT
+				for _, g := range rec.Gaps[:tt.answerAt-1] {
+					wantTTFC += g
+				}
+			}
+			if rec.TTFC != wantTTFC {
+				t.Errorf("TTFC = %v, want %v (token event %d)", rec.TTFC, wantTTFC, tt.answerAt)
+			}
+		})
 	}
 }

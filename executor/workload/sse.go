@@ -3,6 +3,7 @@ package workload
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"io"
@@ -242,12 +243,29 @@ type chunk struct {
 	// but empty values, as a chat stream's opening chunk: with an empty
 	// content (vLLM, SGLang), a null one (llama.cpp) or none
 	// (llm-d-inference-sim).
-	roleOnly         bool
+	roleOnly bool
+	// reasoningBytes and answerBytes size what the first choice's delta
+	// carries of each kind, in bytes of JSON: its reasoning text (the
+	// longer of reasoning and reasoning_content, which vLLM 0.11.1 to 0.15
+	// send together with the same text) and its other members but role
+	// (content, tool_calls). Null and empty members count as nothing; a
+	// completions choice has no delta.
+	reasoningBytes   int
+	answerBytes      int
 	hasUsage         bool
 	promptTokens     int
 	completionTokens int
-	hasErr           bool
-	errMsg           string
+	// reasoningTokens is how many of completionTokens the usage says were
+	// reasoning: completion_tokens_details.reasoning_tokens (OpenAI,
+	// vLLM), else SGLang's usage.reasoning_tokens; 0 when neither says.
+	reasoningTokens int
+	hasErr          bool
+	errMsg          string
+}
+
+// isReasoningField reports whether a delta member carries reasoning text.
+func isReasoningField(key []byte) bool {
+	return string(key) == "reasoning" || string(key) == "reasoning_content"
 }
 
 // decodeChunk reads the few fields a request needs from one event. A
@@ -269,6 +287,10 @@ type slowChunk struct {
 	Usage   *struct {
 		PromptTokens     int `json:"prompt_tokens"`
 		CompletionTokens int `json:"completion_tokens"`
+		// The reasoning counts are read leniently: a server's odd value
+		// there costs the split of its tokens, not the request.
+		ReasoningTokens json.RawMessage `json:"reasoning_tokens"`
+		Details         json.RawMessage `json:"completion_tokens_details"`
 	} `json:"usage"`
 	Error json.RawMessage `json:"error"`
 }
@@ -280,12 +302,17 @@ func slowDecode(b []byte, c *chunk) error {
 	}
 	c.choices = len(v.Choices) > 0
 	if c.choices {
-		c.silent, c.roleOnly = slowDelta(v.Choices[0])
+		slowDelta(v.Choices[0], c)
 	}
-	if v.Usage != nil {
+	if u := v.Usage; u != nil {
 		c.hasUsage = true
-		c.promptTokens = v.Usage.PromptTokens
-		c.completionTokens = v.Usage.CompletionTokens
+		c.promptTokens = u.PromptTokens
+		c.completionTokens = u.CompletionTokens
+		var details struct {
+			ReasoningTokens json.RawMessage `json:"reasoning_tokens"`
+		}
+		_ = json.Unmarshal(u.Details, &details)
+		c.reasoningTokens = cmp.Or(lenientInt(details.ReasoningTokens), lenientInt(u.ReasoningTokens))
 	}
 	if len(v.Error) > 0 && string(v.Error) != "null" {
 		c.hasErr = true
@@ -294,35 +321,50 @@ func slowDecode(b []byte, c *chunk) error {
 	return nil
 }
 
+// lenientInt reads an integer, or 0 for anything else.
+func lenientInt(raw json.RawMessage) int {
+	var n int
+	if json.Unmarshal(raw, &n) != nil {
+		return 0
+	}
+	return n
+}
+
 // slowDelta reads what the delta of a choice carries. A choice that is not
 // an object, or whose delta is not one, carries something, as far as
 // anyone can tell.
-func slowDelta(choice []byte) (silent, roleOnly bool) {
+func slowDelta(choice []byte, c *chunk) {
 	var ch struct {
 		Delta json.RawMessage `json:"delta"`
 	}
 	if json.Unmarshal(choice, &ch) != nil {
-		return false, false
+		return
 	}
 	d := bytes.TrimSpace(ch.Delta)
 	if len(d) == 0 || d[0] != '{' {
-		return false, false
+		return
 	}
 	var members map[string]json.RawMessage
 	if json.Unmarshal(d, &members) != nil {
-		return false, false
+		return
 	}
 	present, role, payload := false, false, false
 	for k, raw := range members {
 		kind := valueKind(raw)
 		present = present || kind != absent
-		if k == "role" {
+		switch {
+		case k == "role":
 			role = kind != absent
-		} else if kind == filled {
+		case kind != filled:
+		case isReasoningField([]byte(k)):
 			payload = true
+			c.reasoningBytes = max(c.reasoningBytes, len(bytes.TrimSpace(raw)))
+		default:
+			payload = true
+			c.answerBytes += len(bytes.TrimSpace(raw))
 		}
 	}
-	return !present, role && !payload
+	c.silent, c.roleOnly = !present, role && !payload
 }
 
 // What a member of a delta holds.
@@ -843,6 +885,7 @@ func scanDelta(b []byte, i int, c *chunk) int {
 		c.silent = true
 		return i + 1
 	}
+	reasoning, answer := 0, 0
 	for {
 		key, end := scanKey(b, i)
 		if end < 0 || n == maxDeltaMembers {
@@ -859,16 +902,22 @@ func scanDelta(b []byte, i int, c *chunk) int {
 		if i >= len(b) || b[i] != ':' {
 			return -1
 		}
-		i = skipWS(b, i+1)
+		start := skipWS(b, i+1)
 		var kind int
-		if i, kind = scanKind(b, i); i < 0 {
+		if i, kind = scanKind(b, start); i < 0 {
 			return -1
 		}
 		present = present || kind != absent
-		if string(key) == "role" {
+		switch {
+		case string(key) == "role":
 			role = kind != absent
-		} else if kind == filled {
+		case kind != filled:
+		case isReasoningField(key):
 			payload = true
+			reasoning = max(reasoning, i-start)
+		default:
+			payload = true
+			answer += i - start
 		}
 		i = skipWS(b, i)
 		if i < len(b) && b[i] == ',' {
@@ -877,6 +926,7 @@ func scanDelta(b []byte, i int, c *chunk) int {
 		}
 		if i < len(b) && b[i] == '}' {
 			c.silent, c.roleOnly = !present, role && !payload
+			c.reasoningBytes, c.answerBytes = reasoning, answer
 			return i + 1
 		}
 		return -1
@@ -919,6 +969,7 @@ func scanUsage(b []byte, i int, c *chunk) int {
 		return i + 1
 	}
 	seen := 0
+	details, top := 0, 0
 	for {
 		key, end := scanKey(b, i)
 		if end < 0 {
@@ -937,8 +988,14 @@ func scanUsage(b []byte, i int, c *chunk) int {
 		case "completion_tokens":
 			bit = 2
 			i, c.completionTokens = scanInt(b, i)
+		case "reasoning_tokens":
+			bit = 4
+			i, top = scanInt(b, i)
+		case "completion_tokens_details":
+			bit = 8
+			i, details = scanDetails(b, i)
 		default:
-			if mayFold(key, "prompt_tokens", "completion_tokens") {
+			if mayFold(key, "prompt_tokens", "completion_tokens", "reasoning_tokens", "completion_tokens_details") {
 				return -1
 			}
 			i = skipValue(b, i, 2)
@@ -953,8 +1010,60 @@ func scanUsage(b []byte, i int, c *chunk) int {
 			continue
 		}
 		if i < len(b) && b[i] == '}' {
+			c.reasoningTokens = cmp.Or(details, top)
 			return i + 1
 		}
 		return -1
+	}
+}
+
+// scanDetails scans usage.completion_tokens_details, null or an object,
+// for its reasoning_tokens.
+func scanDetails(b []byte, i int) (end, reasoning int) {
+	if end := scanLiteral(b, i, "null"); end >= 0 {
+		return end, 0
+	}
+	if i >= len(b) || b[i] != '{' {
+		return -1, 0
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return i + 1, 0
+	}
+	seen := false
+	for {
+		key, end := scanKey(b, i)
+		if end < 0 {
+			return -1, 0
+		}
+		i = skipWS(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return -1, 0
+		}
+		i = skipWS(b, i+1)
+		switch {
+		case string(key) == "reasoning_tokens":
+			if seen {
+				return -1, 0
+			}
+			seen = true
+			i, reasoning = scanInt(b, i)
+		case mayFold(key, "reasoning_tokens"):
+			return -1, 0
+		default:
+			i = skipValue(b, i, 3)
+		}
+		if i < 0 {
+			return -1, 0
+		}
+		i = skipWS(b, i)
+		if i < len(b) && b[i] == ',' {
+			i = skipWS(b, i+1)
+			continue
+		}
+		if i < len(b) && b[i] == '}' {
+			return i + 1, reasoning
+		}
+		return -1, 0
 	}
 }

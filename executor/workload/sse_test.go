@@ -143,7 +143,7 @@ func TestDecodeChunk(t *testing.T) {
 		{
 			name:     "vLLM chat token",
 			in:       chatToken("hé\"llo\\n")[6:],
-			want:     chunk{choices: true},
+			want:     chunk{choices: true, answerBytes: len(`"hé\"llo\\n"`)},
 			wantFast: true,
 		},
 		{
@@ -167,7 +167,7 @@ func TestDecodeChunk(t *testing.T) {
 		{
 			name:     "TGI chunk: a role with every token",
 			in:       `{"object":"chat.completion.chunk","id":"","created":1,"model":"m","system_fingerprint":"3.3.7","choices":[{"index":0,"delta":{"role":"assistant","content":"Hi"},"logprobs":null,"finish_reason":null}],"usage":null}`,
-			want:     chunk{choices: true},
+			want:     chunk{choices: true, answerBytes: len(`"Hi"`)},
 			wantFast: true,
 		},
 		{
@@ -191,13 +191,47 @@ func TestDecodeChunk(t *testing.T) {
 		{
 			name:     "reasoning is output",
 			in:       `{"choices":[{"delta":{"role":"assistant","reasoning":"hmm","content":null}}]}`,
-			want:     chunk{choices: true},
+			want:     chunk{choices: true, reasoningBytes: len(`"hmm"`)},
 			wantFast: true,
+		},
+		{
+			name:     "SGLang and llama.cpp reasoning_content, content null",
+			in:       `{"choices":[{"index":0,"delta":{"role":null,"content":null,"reasoning_content":" Let","tool_calls":null},"finish_reason":null}]}`,
+			want:     chunk{choices: true, reasoningBytes: len(`" Let"`)},
+			wantFast: true,
+		},
+		{
+			name:     "vLLM 0.11.1 to 0.15: both reasoning fields with the same text are one reasoning",
+			in:       `{"choices":[{"index":0,"delta":{"reasoning":" so","reasoning_content":" so"},"logprobs":null,"finish_reason":null}]}`,
+			want:     chunk{choices: true, reasoningBytes: len(`" so"`)},
+			wantFast: true,
+		},
+		{
+			name:     "ollama's first chunk: a role, an empty content and reasoning",
+			in:       `{"choices":[{"index":0,"delta":{"role":"assistant","content":"","reasoning":"Okay"},"finish_reason":null}]}`,
+			want:     chunk{choices: true, reasoningBytes: len(`"Okay"`)},
+			wantFast: true,
+		},
+		{
+			name:     "a chunk carrying the end of the reasoning and the start of the answer",
+			in:       `{"choices":[{"delta":{"reasoning":" done.","content":"The answer"}}]}`,
+			want:     chunk{choices: true, reasoningBytes: len(`" done."`), answerBytes: len(`"The answer"`)},
+			wantFast: true,
+		},
+		{
+			name:     "empty reasoning beside content is an answer",
+			in:       `{"choices":[{"delta":{"reasoning_content":"","content":"x"}}]}`,
+			want:     chunk{choices: true, answerBytes: len(`"x"`)},
+			wantFast: true,
+		},
+		{
+			name: "a reasoning field spelled in capitals is not reasoning",
+			in:   `{"choices":[{"delta":{"Reasoning":"x"}}]}`, want: chunk{choices: true, answerBytes: len(`"x"`)}, wantFast: true,
 		},
 		{
 			name:     "a tool call is output",
 			in:       `{"choices":[{"delta":{"role":"assistant","tool_calls":[{"index":0,"function":{"name":"f"}}]}}]}`,
-			want:     chunk{choices: true},
+			want:     chunk{choices: true, answerBytes: len(`[{"index":0,"function":{"name":"f"}}]`)},
 			wantFast: true,
 		},
 		{
@@ -231,6 +265,40 @@ func TestDecodeChunk(t *testing.T) {
 			in:       `{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2,"prompt_tokens_details":{"cached_tokens":3},"total_tokens":7},"error":null}`,
 			want:     chunk{hasUsage: true, promptTokens: 5, completionTokens: 2},
 			wantFast: true,
+		},
+		{
+			name:     "OpenAI and vLLM: reasoning tokens in the completion details",
+			in:       `{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":300,"total_tokens":305,"completion_tokens_details":{"audio_tokens":0,"reasoning_tokens":256}}}`,
+			want:     chunk{hasUsage: true, promptTokens: 5, completionTokens: 300, reasoningTokens: 256},
+			wantFast: true,
+		},
+		{
+			name:     "SGLang: reasoning tokens beside the completion tokens",
+			in:       `{"choices":[],"usage":{"prompt_tokens":5,"total_tokens":305,"completion_tokens":300,"prompt_tokens_details":null,"reasoning_tokens":256,"completion_tokens_details":{"accepted_prediction_tokens":0}}}`,
+			want:     chunk{hasUsage: true, promptTokens: 5, completionTokens: 300, reasoningTokens: 256},
+			wantFast: true,
+		},
+		{
+			name:     "the completion details win over SGLang's count",
+			in:       `{"usage":{"completion_tokens":9,"reasoning_tokens":3,"completion_tokens_details":{"reasoning_tokens":4}}}`,
+			want:     chunk{hasUsage: true, completionTokens: 9, reasoningTokens: 4},
+			wantFast: true,
+		},
+		{
+			name:     "null details",
+			in:       `{"usage":{"completion_tokens":9,"completion_tokens_details":null,"reasoning_tokens":null}}`,
+			want:     chunk{hasUsage: true, completionTokens: 9},
+			wantFast: false,
+		},
+		{
+			name: "an odd reasoning count costs the split, not the event",
+			in:   `{"usage":{"completion_tokens":9,"reasoning_tokens":"4","completion_tokens_details":{"reasoning_tokens":1.5}}}`,
+			want: chunk{hasUsage: true, completionTokens: 9},
+		},
+		{
+			name: "details spelled in capitals",
+			in:   `{"usage":{"completion_tokens":9,"Completion_Tokens_Details":{"Reasoning_Tokens":4}}}`,
+			want: chunk{hasUsage: true, completionTokens: 9, reasoningTokens: 4},
 		},
 		{
 			name:     "null choices and usage",
@@ -389,6 +457,7 @@ func FuzzDecodeChunk(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"choices":[{"delta":{"content":"\u00e9\ud83d\ude00"}}],"usage":{"completion_tokens":12}}`))
+	f.Add([]byte(`{"choices":[{"delta":{"reasoning":" a","reasoning_content":" a","content":"b"}}],"usage":{"completion_tokens":3,"reasoning_tokens":1,"completion_tokens_details":{"reasoning_tokens":2}}}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		checkDecode(t, in)
 		var c chunk

@@ -78,7 +78,13 @@ type Summary struct {
 	overLimit               int
 	worstOut, worstLimit    int // output and limit of the request furthest past its limit
 	e2elSum                 time.Duration
+	reasoningTok, answerTok int
+	reasoningFromUsage      int
+	noAnswer                int
+	noAnswerAtLimit         int
+	noAnswerLimits          [2]int // the least and the most max_tokens of those at their limit
 	ttft, tpot, e2el        []time.Duration
+	ttfc                    []time.Duration // of requests that produced an answer
 	queue, lag              []time.Duration // every measured request's
 	itl                     []time.Duration // pooled gaps, in Add order
 	tokens                  []uint32        // pooled per-event token counts, where known
@@ -167,6 +173,7 @@ func (s *Summary) Add(r Record) {
 	}
 	s.ttft = append(s.ttft, r.TTFT)
 	s.e2el = append(s.e2el, r.E2EL)
+	s.addReasoning(r)
 	tpot, ok := r.TPOT()
 	if ok {
 		s.tpot = append(s.tpot, tpot)
@@ -186,6 +193,30 @@ func (s *Summary) Add(r Record) {
 		for _, m := range missed {
 			s.missed[m]++
 		}
+	}
+}
+
+// addReasoning counts how a successful request split its output between
+// reasoning and answer.
+func (s *Summary) addReasoning(r Record) {
+	s.reasoningTok += r.ReasoningTokens
+	s.answerTok += r.AnswerTokens
+	if r.ReasoningSource == TokenSourceUsage {
+		s.reasoningFromUsage++
+	}
+	if r.TTFC > 0 {
+		s.ttfc = append(s.ttfc, r.TTFC)
+	}
+	if !r.NoAnswer() {
+		return
+	}
+	s.noAnswer++
+	if r.MaxTokens > 0 && r.OutputTokens >= r.MaxTokens {
+		if s.noAnswerAtLimit == 0 {
+			s.noAnswerLimits = [2]int{r.MaxTokens, r.MaxTokens}
+		}
+		s.noAnswerAtLimit++
+		s.noAnswerLimits = [2]int{min(s.noAnswerLimits[0], r.MaxTokens), max(s.noAnswerLimits[1], r.MaxTokens)}
 	}
 }
 
@@ -240,8 +271,20 @@ type Stats struct {
 	// that missed it; a request may miss several.
 	Missed map[string]int
 	// TPOT has one sample per request with more than one output token;
-	// ITL pools the gaps of all successful requests, one per chunk.
-	TTFT, TPOT, ITL, E2EL Distribution
+	// ITL pools the gaps of all successful requests, one per chunk; TTFC
+	// has one sample per request that produced an answer.
+	TTFT, TPOT, ITL, E2EL, TTFC Distribution
+	// ReasoningTokens and AnswerTokens split the output tokens between
+	// thinking and answer (Record.ReasoningTokens); ReasoningFromUsage
+	// counts the requests whose split the server counted.
+	ReasoningTokens, AnswerTokens int
+	ReasoningFromUsage            int
+	// NoAnswer counts successful requests that streamed reasoning and no
+	// answer (Record.NoAnswer); NoAnswerAtLimit, those of them that
+	// reached their max_tokens, the least and the most of which are
+	// NoAnswerMaxTokens.
+	NoAnswer, NoAnswerAtLimit int
+	NoAnswerMaxTokens         [2]int
 	// MaxConcurrency is the exact peak overlap of the successful requests'
 	// [Start, Start+E2EL) intervals.
 	MaxConcurrency int
@@ -301,6 +344,12 @@ func (s *Summary) Close(d time.Duration) Stats {
 		UsageRejected:        s.usageRejected,
 		FirstRejected:        s.firstRejected,
 		CutOff:               s.cutOff,
+		ReasoningTokens:      s.reasoningTok,
+		AnswerTokens:         s.answerTok,
+		ReasoningFromUsage:   s.reasoningFromUsage,
+		NoAnswer:             s.noAnswer,
+		NoAnswerAtLimit:      s.noAnswerAtLimit,
+		NoAnswerMaxTokens:    s.noAnswerLimits,
 	}
 	st.WorstOver.OutputTokens, st.WorstOver.MaxTokens = s.worstOut, s.worstLimit
 	if s.e2elSum > 0 {
@@ -325,6 +374,7 @@ func (s *Summary) Close(d time.Duration) Stats {
 		ps = defaultPercentiles
 	}
 	st.TTFT = distribution(s.ttft, ps)
+	st.TTFC = distribution(s.ttfc, ps)
 	st.TPOT = distribution(s.tpot, ps)
 	st.E2EL = distribution(s.e2el, ps)
 	// The pooled gaps keep their order for peakTokensPerSecond, so they are

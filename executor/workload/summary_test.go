@@ -135,6 +135,8 @@ func TestSummary(t *testing.T) {
 			Mean: ms(316.6666666666667), Median: ms(350), Std: ms(84.98365855987974), Count: 3,
 			Percentiles: []Percentile{{50, ms(350)}, {90, ms(390)}, {99, ms(399)}},
 		},
+		// Records without an answer time (as read from older state) have none.
+		TTFC:                 Distribution{Percentiles: []Percentile{{50, 0}, {90, 0}, {99, 0}}},
 		MaxConcurrency:       3,
 		PeakOutputThroughput: 8,
 		TokenSources:         map[TokenSource]int{TokenSourceUsage: 2, TokenSourceChunks: 1},
@@ -157,7 +159,7 @@ func TestSummary(t *testing.T) {
 func TestSummaryEmpty(t *testing.T) {
 	got := NewSummary([]float64{99.9, -1, 150}, SLO{TTFT: time.Second}).Close(0)
 	zero := Distribution{Percentiles: []Percentile{{99.9, 0}, {0, 0}, {100, 0}}}
-	want := Stats{HasSLO: true, TTFT: zero, TPOT: zero, ITL: zero, E2EL: zero, QueueTime: zero, Lag: zero, TokenSources: map[TokenSource]int{}}
+	want := Stats{HasSLO: true, TTFT: zero, TPOT: zero, ITL: zero, E2EL: zero, TTFC: zero, QueueTime: zero, Lag: zero, TokenSources: map[TokenSource]int{}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Close() mismatch (-want +got):\n%s", diff)
 	}
@@ -313,5 +315,38 @@ func TestSummaryOverLimit(t *testing.T) {
 	st := s.Close(time.Second)
 	if st.OverLimit != 3 || st.WorstOver.OutputTokens != 256 || st.WorstOver.MaxTokens != 8 {
 		t.Errorf("OverLimit %d, worst %+v; want 3, 256 for a limit of 8", st.OverLimit, st.WorstOver)
+	}
+}
+
+// TestSummaryReasoning checks the split of a step's output, its TTFC over
+// the requests that answered, and the requests that did not, by whether
+// they reached their limit.
+func TestSummaryReasoning(t *testing.T) {
+	s := NewSummary(nil, SLO{})
+	for _, r := range []Record{
+		{TTFT: ms(10), TTFC: ms(90), E2EL: ms(120), OutputTokens: 12, MaxTokens: 64, ReasoningTokens: 8, AnswerTokens: 4, ReasoningSource: TokenSourceUsage},
+		{TTFT: ms(20), TTFC: ms(110), E2EL: ms(140), OutputTokens: 12, MaxTokens: 64, ReasoningTokens: 9, AnswerTokens: 3, ReasoningSource: TokenSourceChunks},
+		// Thinking to the limit of 8, and of 16.
+		{TTFT: ms(10), E2EL: ms(80), OutputTokens: 8, MaxTokens: 8, ReasoningTokens: 8, ReasoningSource: TokenSourceUsage},
+		{TTFT: ms(10), E2EL: ms(160), OutputTokens: 16, MaxTokens: 16, ReasoningTokens: 16, ReasoningSource: TokenSourceUsage},
+		// Stopped after thinking, within its limit.
+		{TTFT: ms(10), E2EL: ms(50), OutputTokens: 5, MaxTokens: 64, ReasoningTokens: 5, ReasoningSource: TokenSourceChunks},
+		// Failed and warm-up requests count for nothing.
+		{TTFT: ms(10), E2EL: ms(50), OutputTokens: 5, MaxTokens: 64, ReasoningTokens: 5, Err: "stream ended before [DONE]"},
+		{TTFT: ms(10), TTFC: ms(20), E2EL: ms(50), OutputTokens: 5, ReasoningTokens: 1, AnswerTokens: 4, Warmup: true},
+		// A record from before reasoning was recorded: no answer time, but
+		// no reasoning either.
+		{TTFT: ms(10), E2EL: ms(50), OutputTokens: 5, MaxTokens: 5},
+	} {
+		s.Add(r)
+	}
+	st := s.Close(time.Second)
+	got := []int{st.ReasoningTokens, st.AnswerTokens, st.ReasoningFromUsage, st.NoAnswer, st.NoAnswerAtLimit, st.NoAnswerMaxTokens[0], st.NoAnswerMaxTokens[1], st.TTFC.Count}
+	want := []int{8 + 9 + 8 + 16 + 5, 4 + 3, 3, 3, 2, 8, 16, 2}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("reasoning, answer, from usage, no answer, at limit, least and most limit, TTFC samples (-want +got):\n%s", diff)
+	}
+	if st.TTFC.Mean != ms(100) || st.TTFC.Median != ms(100) {
+		t.Errorf("TTFC mean %v, median %v; want 100ms", st.TTFC.Mean, st.TTFC.Median)
 	}
 }
