@@ -28,6 +28,7 @@ func (c *cli) simulate(args []string) int {
 	fs.Int64Var(&m.Seed, "seed", m.Seed, "seed of the random draws")
 	fs.StringVar(&m.Metrics, "engine", simulated.MetricsVLLM, "the engine whose /metrics to imitate: "+strings.Join(simulated.MetricsFlavours, ", "))
 	fs.StringVar(&m.Schedule, "schedule", simulated.ScheduleIndependent, "when tokens go out: independent (each stream on its own clock) or batched (shared engine steps)")
+	fs.IntVar(&m.ReasoningTokens, "reasoning-tokens", m.ReasoningTokens, "output tokens of each chat answer that stream first as reasoning, in the engine's reasoning field")
 	tracePath := fs.String("trace", "", "write the time every token chunk was flushed to this file (request id, chunk index, Unix nanoseconds; tab-separated)")
 	if _, err := parseArgs(fs, args); err != nil {
 		return flagExit(err)

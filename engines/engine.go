@@ -30,6 +30,9 @@ type Engine struct {
 	Naming Naming
 	// Request says which request fields the engine honours.
 	Request Request
+	// Reasoning says how the engine streams a reasoning model's thinking
+	// and counts its tokens.
+	Reasoning Reasoning
 	// Metrics describes the engine's Prometheus endpoint; nil when it has
 	// none.
 	Metrics *Metrics
@@ -72,6 +75,34 @@ type Request struct {
 	// IgnoreEOS: the engine honours ignore_eos.
 	IgnoreEOS bool
 }
+
+// Reasoning is how an engine separates a reasoning model's thinking from
+// its answer in a chat stream, with its reasoning parser on.
+type Reasoning struct {
+	// Field is the delta member the thinking streams in, ReasoningField or
+	// ReasoningContentField; empty where the engine streams none.
+	Field string
+	// Usage is where the final usage report counts the reasoning tokens
+	// among completion_tokens, UsageDetails or UsageTopLevel; empty where
+	// it does not count them apart.
+	Usage string
+}
+
+// The delta members that carry reasoning text. A client reads both: an
+// engine's field changed across its releases.
+const (
+	ReasoningField        = "reasoning"
+	ReasoningContentField = "reasoning_content"
+)
+
+// Where a usage report counts reasoning tokens.
+const (
+	// UsageDetails: usage.completion_tokens_details.reasoning_tokens, as
+	// OpenAI reports it.
+	UsageDetails = "completion_tokens_details.reasoning_tokens"
+	// UsageTopLevel: usage.reasoning_tokens, beside completion_tokens.
+	UsageTopLevel = "reasoning_tokens"
+)
 
 // The token-limit fields of a chat request.
 const (

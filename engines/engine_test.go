@@ -61,6 +61,13 @@ func TestTable(t *testing.T) {
 					t.Errorf("unknown token-limit field %q", f)
 				}
 			}
+			// The client reads these two fields and these two counts only.
+			if f := e.Reasoning.Field; f != "" && f != ReasoningField && f != ReasoningContentField {
+				t.Errorf("unknown reasoning field %q", f)
+			}
+			if u := e.Reasoning.Usage; u != "" && u != UsageDetails && u != UsageTopLevel {
+				t.Errorf("unknown reasoning usage %q", u)
+			}
 		})
 	}
 }

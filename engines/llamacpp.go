@@ -47,6 +47,9 @@ func init() {
 		// generate without limit; every build honours max_tokens, and the
 		// two agree.
 		Request: Request{TokenLimit: []string{MaxCompletionTokens, MaxTokens}, IgnoreEOS: true},
+		// With --reasoning-format deepseek or auto; its usage does not
+		// count reasoning apart.
+		Reasoning: Reasoning{Field: ReasoningContentField},
 		Metrics: &Metrics{
 			Path:   "/metrics",
 			Flag:   "--metrics",

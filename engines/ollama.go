@@ -32,5 +32,7 @@ func init() {
 		Version: Version{Path: "/api/version", Field: "version"},
 		Naming:  Tagged,
 		Request: Request{TokenLimit: []string{MaxTokens}},
+		// From its native thinking; its usage does not count it apart.
+		Reasoning: Reasoning{Field: ReasoningField},
 	})
 }

@@ -32,6 +32,9 @@ func init() {
 		Version: Version{Path: "/get_server_info", Field: "version"},
 		Naming:  Exact,
 		Request: Request{TokenLimit: []string{MaxCompletionTokens}, ContinuousUsage: true, IgnoreEOS: true},
+		// SGLang's usage.reasoning_tokens is its own; it read 0 whatever
+		// the model thought before sgl-project/sglang#15562.
+		Reasoning: Reasoning{Field: ReasoningContentField, Usage: UsageTopLevel},
 		Metrics: &Metrics{
 			Path:       "/metrics",
 			Flag:       "--enable-metrics",

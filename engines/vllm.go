@@ -33,7 +33,11 @@ func init() {
 		Version: Version{Path: "/version", Field: "version"},
 		Naming:  Exact,
 		Request: Request{TokenLimit: []string{MaxCompletionTokens}, ContinuousUsage: true, IgnoreEOS: true},
-		Metrics: vllmMetrics,
+		// Up to v0.11.0 vLLM streamed reasoning_content, from v0.11.1 to
+		// v0.15 both fields with the same text, since v0.16 reasoning
+		// alone. Chat usage counts reasoning tokens apart since PR #45802.
+		Reasoning: Reasoning{Field: ReasoningField, Usage: UsageDetails},
+		Metrics:   vllmMetrics,
 	})
 }
 

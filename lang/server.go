@@ -37,6 +37,7 @@ var simulateSpec = hcldec.ObjectSpec{
 	"seed":               intAttr("seed", 0, false),
 	"default_max_tokens": intAttr("default_max_tokens", 1, false),
 	"max_model_len":      intAttr("max_model_len", 1, false),
+	"reasoning_tokens":   intAttr("reasoning_tokens", 0, false),
 	// The engine whose /metrics the simulator imitates; its provider
 	// knows which it can.
 	"engine":   attr("engine", cty.String),

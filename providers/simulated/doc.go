@@ -14,5 +14,10 @@
 // one word with a leading space. Token counts in usage, in /metrics and in
 // the client's own count of chunks therefore agree exactly.
 //
-// Nothing here imports another package of the project except providers.
+// A reasoning model (Model.ReasoningTokens) streams its thinking as the
+// imitated engine does, in the delta field and with the usage count the
+// engines table gives for it.
+//
+// Nothing here imports another package of the project except providers,
+// and engines for what the imitated engine streams.
 package simulated

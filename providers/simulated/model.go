@@ -1,6 +1,7 @@
 package simulated
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -9,6 +10,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/benchform/benchform/engines"
 )
 
 // Model is the timing model of a simulated server. ServedModel, MaxNumSeqs,
@@ -57,6 +60,14 @@ type Model struct {
 	// Schedule is when tokens go out, one of Schedules; empty means
 	// ScheduleIndependent.
 	Schedule string
+	// ReasoningTokens makes the model a reasoning model: the first
+	// ReasoningTokens output tokens of every chat answer are its thinking,
+	// streamed in the delta field the engine of Metrics streams reasoning
+	// in, and counted apart in the final usage where that engine does; the
+	// rest is the answer, in delta.content. A request whose max_tokens is
+	// no more than ReasoningTokens gets no answer at all. Completions,
+	// which no reasoning parser touches, stream every token as text.
+	ReasoningTokens int
 }
 
 // Schedules: how the simulator times tokens.
@@ -150,7 +161,35 @@ func (m Model) check() (field, problem string) {
 	if m.Schedule != "" && !slices.Contains(Schedules, m.Schedule) {
 		return "schedule", fmt.Sprintf("must be %s, got %q", strings.Join(Schedules, " or "), m.Schedule)
 	}
+	if m.ReasoningTokens < 0 {
+		return "reasoning_tokens", fmt.Sprintf("must not be negative, got %d", m.ReasoningTokens)
+	}
+	if m.ReasoningTokens > 0 && m.reasoning().Field == "" {
+		return "reasoning_tokens", fmt.Sprintf("needs an engine that streams reasoning (%s); %s streams none", strings.Join(reasoningFlavours(), ", "), m.flavour())
+	}
 	return "", ""
+}
+
+// flavour is the engine the server imitates.
+func (m Model) flavour() string { return cmp.Or(m.Metrics, MetricsVLLM) }
+
+// reasoning is how the imitated engine streams and counts reasoning.
+func (m Model) reasoning() engines.Reasoning {
+	if e, ok := engines.Lookup(m.flavour()); ok {
+		return e.Reasoning
+	}
+	return engines.Reasoning{}
+}
+
+// reasoningFlavours lists the flavours whose engine streams reasoning.
+func reasoningFlavours() []string {
+	var out []string
+	for _, f := range MetricsFlavours {
+		if (Model{Metrics: f}).reasoning().Field != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // withDefaults fills the fields whose zero value means their default.

@@ -27,6 +27,9 @@ func TestModelValidate(t *testing.T) {
 		{name: "negative max_num_seqs", model: Model{MaxNumSeqs: -2}, want: "max_num_seqs must be positive, got -2"},
 		{name: "negative default_max_tokens", model: Model{DefaultMaxTokens: -1}, want: "default_max_tokens must be positive, got -1"},
 		{name: "negative max_model_len", model: Model{MaxModelLen: -1}, want: "max_model_len must be positive, got -1"},
+		{name: "reasoning", model: Model{ReasoningTokens: 64}},
+		{name: "negative reasoning_tokens", model: Model{ReasoningTokens: -1}, want: "reasoning_tokens must not be negative, got -1"},
+		{name: "reasoning on TGI", model: Model{ReasoningTokens: 1, Metrics: MetricsTGI}, want: "reasoning_tokens needs an engine that streams reasoning (vllm, llama.cpp); tgi streams none"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -304,7 +304,8 @@ func stateAttr(v cty.Value, name string) string {
 // Every attribute may be null or absent; attributes the simulator has no use
 // for (engine, endpoint, args, ...) are ignored. It reads model, api_key
 // and the simulate object (ttft, itl, jitter, max_num_seqs, itl_per_seq,
-// prefill_per_token, seed, default_max_tokens, max_model_len), starting
+// prefill_per_token, seed, default_max_tokens, max_model_len, engine,
+// schedule, reasoning_tokens), starting
 // from DefaultModel. Errors name the attribute
 // (`simulate.ttft: invalid duration "5 0ms"`) and never quote api_key.
 func ModelFromConfig(cfg cty.Value) (Model, error) {
@@ -388,6 +389,16 @@ func decodeConfig(cfg cty.Value, allowUnknown bool) (m Model, modelKnown bool, e
 				d.failAt("simulate.seed", "must be a whole number within 64 bits, got %s", f.Text('g', -1))
 			} else {
 				m.Seed = i
+			}
+		}
+		if f, ok := d.number(sim, "reasoning_tokens"); ok {
+			if i, acc := f.Int64(); acc != big.Exact || !f.IsInt() || i < 0 || i > math.MaxInt32 {
+				d.failAt("simulate.reasoning_tokens", "must be a whole number of at least 0, got %s", f.Text('g', -1))
+			} else {
+				m.ReasoningTokens = int(i)
+				if field, problem := m.check(); field == "reasoning_tokens" {
+					d.failAt("simulate.reasoning_tokens", "%s", problem)
+				}
 			}
 		}
 	}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/benchform/benchform/engines"
 )
 
 // Server is a simulated vLLM server. Its Handler may be mounted anywhere;
@@ -245,7 +247,7 @@ func (s *Server) serveGenerate(w http.ResponseWriter, r *http.Request, api apiKi
 		if api == apiChat {
 			object = "chat.completion.chunk"
 		}
-		st := newSSE(w, api, id, object, created, s.m.ServedModel, j)
+		st := newSSE(w, api, id, object, created, s.m.ServedModel, j, s.m.reasoning(), s.thinking(api, j))
 		if s.trace != nil {
 			st.trace, st.requestID = s.trace, requestID
 		}
@@ -264,9 +266,15 @@ func (s *Server) serveGenerate(w http.ResponseWriter, r *http.Request, api apiKi
 		return
 	}
 
+	thinking := s.thinking(api, j)
+	var reasoning []byte
 	text := make([]byte, 0, 8*j.maxTokens)
 	collect := func(i int, word []byte, last bool) error {
-		text = append(text, wordText(word)...)
+		if i < thinking {
+			reasoning = append(reasoning, wordText(word)...)
+		} else {
+			text = append(text, wordText(word)...)
+		}
 		return nil
 	}
 	if err := s.generate(ctx, &j, arrival, collect); err != nil {
@@ -277,7 +285,20 @@ func (s *Server) serveGenerate(w http.ResponseWriter, r *http.Request, api apiKi
 		}
 		return
 	}
-	writeJSON(w, http.StatusOK, completeResponse(api, id, object, created, s.m.ServedModel, string(text), j))
+	resp := completeResponse(api, id, object, created, s.m.ServedModel, string(text), j)
+	if thinking > 0 {
+		addReasoning(&resp, string(reasoning), thinking, s.m.reasoning())
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// thinking is how many of a request's output tokens are reasoning: the
+// model's ReasoningTokens, at most all of them, in a chat answer.
+func (s *Server) thinking(api apiKind, j job) int {
+	if api != apiChat {
+		return 0
+	}
+	return min(s.m.ReasoningTokens, j.maxTokens)
 }
 
 // generate runs one request through the timing model: wait for a slot,
@@ -389,9 +410,16 @@ type sse struct {
 	continuous bool
 	trace      *tracer
 	requestID  string
+	// thinking is how many tokens go out as reasoning, each opening with
+	// thought, the start of a choice whose delta carries the engine's
+	// reasoning field; thoughtCount goes into the final usage where the
+	// engine counts them.
+	thinking     int
+	thought      []byte
+	thoughtCount []byte
 }
 
-func newSSE(w http.ResponseWriter, api apiKind, id, object string, created int64, model string, j job) *sse {
+func newSSE(w http.ResponseWriter, api apiKind, id, object string, created int64, model string, j job, reasoning engines.Reasoning, thinking int) *sse {
 	head := []byte(`data: {"id":`)
 	head = appendJSONString(head, id)
 	head = append(head, `,"object":`...)
@@ -401,11 +429,22 @@ func newSSE(w http.ResponseWriter, api apiKind, id, object string, created int64
 	head = append(head, `,"model":`...)
 	head = appendJSONString(head, model)
 	head = append(head, `,"choices":[`...)
-	return &sse{
+	s := &sse{
 		w: w, rc: http.NewResponseController(w), api: api, head: head,
 		buf: make([]byte, 0, 2*len(head)+256), prompt: j.promptTokens, completion: j.maxTokens,
 		usage: j.includeUsage, continuous: j.includeUsage && j.continuousUsage,
+		thinking: thinking,
 	}
+	if thinking > 0 {
+		s.thought = append(append([]byte(`{"index":0,"delta":{"`), reasoning.Field...), `":`...)
+		switch reasoning.Usage {
+		case engines.UsageDetails:
+			s.thoughtCount = fmt.Appendf(nil, `,"completion_tokens_details":{"reasoning_tokens":%d}`, thinking)
+		case engines.UsageTopLevel:
+			s.thoughtCount = fmt.Appendf(nil, `,"reasoning_tokens":%d`, thinking)
+		}
+	}
+	return s
 }
 
 func (s *sse) token(i int, word []byte, last bool) error {
@@ -416,12 +455,16 @@ func (s *sse) token(i int, word []byte, last bool) error {
 		b = append(b, s.head...)
 		b = append(b, `{"index":0,"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]`...)
 		if s.continuous {
-			b = appendUsage(b, s.prompt, 0)
+			b = appendUsage(b, s.prompt, 0, nil)
 		}
 		b = append(b, "}\n\n"...)
 	}
 	b = append(b, s.head...)
-	if s.api == apiChat {
+	if i < s.thinking {
+		b = append(b, s.thought...)
+		b = append(b, word...)
+		b = append(b, `},"logprobs":null,"finish_reason":`...)
+	} else if s.api == apiChat {
 		b = append(b, `{"index":0,"delta":{"content":`...)
 		b = append(b, word...)
 		b = append(b, `},"logprobs":null,"finish_reason":`...)
@@ -436,7 +479,7 @@ func (s *sse) token(i int, word []byte, last bool) error {
 		b = append(b, `null}]`...)
 	}
 	if s.continuous {
-		b = appendUsage(b, s.prompt, i+1)
+		b = appendUsage(b, s.prompt, i+1, nil)
 	}
 	b = append(b, "}\n\n"...)
 	s.buf = b
@@ -456,7 +499,7 @@ func (s *sse) finish() error {
 	if s.usage {
 		b = append(b, s.head...)
 		b = append(b, ']')
-		b = appendUsage(b, s.prompt, s.completion)
+		b = appendUsage(b, s.prompt, s.completion, s.thoughtCount)
 		b = append(b, "}\n\n"...)
 	}
 	b = append(b, "data: [DONE]\n\n"...)
@@ -474,13 +517,16 @@ func (s *sse) flush() error {
 	return nil
 }
 
-func appendUsage(b []byte, prompt, completion int) []byte {
+// appendUsage appends a usage member; extra, members of its own, goes
+// last in it.
+func appendUsage(b []byte, prompt, completion int, extra []byte) []byte {
 	b = append(b, `,"usage":{"prompt_tokens":`...)
 	b = strconv.AppendInt(b, int64(prompt), 10)
 	b = append(b, `,"completion_tokens":`...)
 	b = strconv.AppendInt(b, int64(completion), 10)
 	b = append(b, `,"total_tokens":`...)
 	b = strconv.AppendInt(b, int64(prompt+completion), 10)
+	b = append(b, extra...)
 	return append(b, '}')
 }
 
@@ -509,11 +555,21 @@ type usageJSON struct {
 	PromptTokens     int `json:"prompt_tokens"`
 	CompletionTokens int `json:"completion_tokens"`
 	TotalTokens      int `json:"total_tokens"`
+	// A reasoning model's thinking, where the imitated engine counts it.
+	Details         *detailsJSON `json:"completion_tokens_details,omitempty"`
+	ReasoningTokens *int         `json:"reasoning_tokens,omitempty"`
+}
+
+type detailsJSON struct {
+	ReasoningTokens int `json:"reasoning_tokens"`
 }
 
 type messageJSON struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
+	// A reasoning model's thinking, in the imitated engine's field.
+	Reasoning        *string `json:"reasoning,omitempty"`
+	ReasoningContent *string `json:"reasoning_content,omitempty"`
 }
 
 type choiceJSON struct {
@@ -548,6 +604,23 @@ func completeResponse(api apiKind, id, object string, created int64, model, text
 			CompletionTokens: j.maxTokens,
 			TotalTokens:      j.promptTokens + j.maxTokens,
 		},
+	}
+}
+
+// addReasoning puts a reasoning model's thinking in a chat response, in
+// the message field and usage count of the imitated engine.
+func addReasoning(c *completionJSON, text string, tokens int, r engines.Reasoning) {
+	switch r.Field {
+	case engines.ReasoningField:
+		c.Choices[0].Message.Reasoning = &text
+	case engines.ReasoningContentField:
+		c.Choices[0].Message.ReasoningContent = &text
+	}
+	switch r.Usage {
+	case engines.UsageDetails:
+		c.Usage.Details = &detailsJSON{ReasoningTokens: tokens}
+	case engines.UsageTopLevel:
+		c.Usage.ReasoningTokens = &tokens
 	}
 }
 

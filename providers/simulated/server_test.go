@@ -314,12 +314,12 @@ func TestStream(t *testing.T) {
 	}
 }
 
-// TestStreamBytes pins the exact bytes of a short chat stream, as clients
-// written against vLLM parse them.
-func TestStreamBytes(t *testing.T) {
-	_, url := startServer(t, fastModel())
+// streamChat streams the answer to a one-word chat request of maxTokens,
+// with usage, as request r1, and returns the whole body.
+func streamChat(t *testing.T, url string, maxTokens int) []byte {
+	t.Helper()
 	resp := post(t, context.Background(), url+"/v1/chat/completions",
-		map[string]any{"messages": []map[string]string{{"role": "user", "content": "hi"}}, "max_tokens": 1, "stream": true,
+		map[string]any{"messages": []map[string]string{{"role": "user", "content": "hi"}}, "max_tokens": maxTokens, "stream": true,
 			"stream_options": map[string]bool{"include_usage": true}},
 		"X-Request-Id", "r1")
 	defer resp.Body.Close()
@@ -327,6 +327,106 @@ func TestStreamBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return body
+}
+
+// TestStreamReasoning pins the bytes of a reasoning model's chat stream as
+// each imitated engine sends them, every word written as " w": the thinking
+// first in the engine's reasoning field, then the answer, and the final
+// usage counting the thinking where the engine does.
+func TestStreamReasoning(t *testing.T) {
+	tests := []struct {
+		name, engine string
+		maxTokens    int
+		want         []string // the choices or usage of each event after the role chunk
+	}{
+		{
+			name: "vLLM: delta.reasoning, counted in the completion details", engine: MetricsVLLM, maxTokens: 3,
+			want: []string{
+				`{"index":0,"delta":{"reasoning":" w"},"logprobs":null,"finish_reason":null}]`,
+				`{"index":0,"delta":{"reasoning":" w"},"logprobs":null,"finish_reason":null}]`,
+				`{"index":0,"delta":{"content":" w"},"logprobs":null,"finish_reason":"length"}]`,
+				`],"usage":{"prompt_tokens":1,"completion_tokens":3,"total_tokens":4,"completion_tokens_details":{"reasoning_tokens":2}}`,
+			},
+		},
+		{
+			name: "llama.cpp: delta.reasoning_content, not counted apart", engine: MetricsLlamaCpp, maxTokens: 3,
+			want: []string{
+				`{"index":0,"delta":{"reasoning_content":" w"},"logprobs":null,"finish_reason":null}]`,
+				`{"index":0,"delta":{"reasoning_content":" w"},"logprobs":null,"finish_reason":null}]`,
+				`{"index":0,"delta":{"content":" w"},"logprobs":null,"finish_reason":"length"}]`,
+				`],"usage":{"prompt_tokens":1,"completion_tokens":3,"total_tokens":4}`,
+			},
+		},
+		{
+			name: "a limit within the thinking: no answer", engine: MetricsVLLM, maxTokens: 2,
+			want: []string{
+				`{"index":0,"delta":{"reasoning":" w"},"logprobs":null,"finish_reason":null}]`,
+				`{"index":0,"delta":{"reasoning":" w"},"logprobs":null,"finish_reason":"length"}]`,
+				`],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3,"completion_tokens_details":{"reasoning_tokens":2}}`,
+			},
+		},
+	}
+	word := regexp.MustCompile(`":" [a-z]+"`)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := fastModel()
+			m.Metrics, m.ReasoningTokens = tt.engine, 2
+			_, url := startServer(t, m)
+			body := streamChat(t, url, tt.maxTokens)
+			events := strings.Split(strings.TrimSuffix(word.ReplaceAllString(string(body), `":" w"`), "\n\n"), "\n\n")
+			if len(events) < 2 || events[len(events)-1] != "data: [DONE]" || !strings.Contains(events[0], `"delta":{"role":"assistant","content":""}`) {
+				t.Fatalf("not a role chunk, events and [DONE]:\n%s", body)
+			}
+			var got []string
+			for _, e := range events[1 : len(events)-1] {
+				_, choices, _ := strings.Cut(e, `"choices":[`)
+				got = append(got, strings.TrimSuffix(choices, "}"))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("events (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestCompleteReasoning checks a reasoning model's answer when it does not
+// stream: the thinking in the message beside the answer, and counted.
+func TestCompleteReasoning(t *testing.T) {
+	m := fastModel()
+	m.ReasoningTokens = 2
+	_, url := startServer(t, m)
+	resp := post(t, context.Background(), url+"/v1/chat/completions",
+		map[string]any{"messages": []map[string]string{{"role": "user", "content": "hi"}}, "max_tokens": 5})
+	defer resp.Body.Close()
+	var got struct {
+		Choices []struct {
+			Message struct{ Content, Reasoning string }
+		}
+		Usage struct {
+			CompletionTokens int `json:"completion_tokens"`
+			Details          struct {
+				ReasoningTokens int `json:"reasoning_tokens"`
+			} `json:"completion_tokens_details"`
+		}
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || len(got.Choices) != 1 {
+		t.Fatalf("response: %+v, %v", got, err)
+	}
+	msg := got.Choices[0].Message
+	if n, k := len(strings.Fields(msg.Reasoning)), len(strings.Fields(msg.Content)); n != 2 || k != 3 {
+		t.Errorf("%d words of reasoning and %d of answer, want 2 and 3: %+v", n, k, msg)
+	}
+	if got.Usage.CompletionTokens != 5 || got.Usage.Details.ReasoningTokens != 2 {
+		t.Errorf("usage %+v, want 5 completion tokens of which 2 reasoning", got.Usage)
+	}
+}
+
+// TestStreamBytes pins the exact bytes of a short chat stream, as clients
+// written against vLLM parse them.
+func TestStreamBytes(t *testing.T) {
+	_, url := startServer(t, fastModel())
+	body := streamChat(t, url, 1)
 	created := regexp.MustCompile(`"created":(\d+)`).FindSubmatch(body)
 	if created == nil {
 		t.Fatalf("no created in %s", body)
@@ -364,19 +464,19 @@ func TestNonStreaming(t *testing.T) {
 			name: "chat",
 			path: "/v1/chat/completions",
 			body: map[string]any{"messages": []map[string]string{{"role": "user", "content": "a b c"}}, "max_tokens": 4},
-			want: want{object: "chat.completion", role: "assistant", words: 4, usage: usageJSON{3, 4, 7}},
+			want: want{object: "chat.completion", role: "assistant", words: 4, usage: usageJSON{PromptTokens: 3, CompletionTokens: 4, TotalTokens: 7}},
 		},
 		{
 			name: "chat stream false",
 			path: "/v1/chat/completions",
 			body: map[string]any{"messages": []map[string]string{{"role": "user", "content": "a"}}, "max_completion_tokens": 2, "stream": false},
-			want: want{object: "chat.completion", role: "assistant", words: 2, usage: usageJSON{1, 2, 3}},
+			want: want{object: "chat.completion", role: "assistant", words: 2, usage: usageJSON{PromptTokens: 1, CompletionTokens: 2, TotalTokens: 3}},
 		},
 		{
 			name: "completions",
 			path: "/v1/completions",
 			body: map[string]any{"prompt": "a b", "max_tokens": 5},
-			want: want{object: "text_completion", words: 5, usage: usageJSON{2, 5, 7}},
+			want: want{object: "text_completion", words: 5, usage: usageJSON{PromptTokens: 2, CompletionTokens: 5, TotalTokens: 7}},
 		},
 	}
 	for _, tt := range tests {
