@@ -46,6 +46,7 @@ type operation struct {
 	out         string // plan -out
 	detailed    bool   // plan -detailed-exitcode
 	keepExpired bool
+	report      string // apply -report
 	saved       *executor.SavedPlan
 }
 
@@ -68,6 +69,7 @@ func (c *cli) apply(args []string) int {
 	c.operationFlags(fs, op)
 	fs.BoolVar(&op.autoApprove, "auto-approve", false, "apply without asking for confirmation")
 	fs.IntVar(&op.parallelism, "parallelism", executor.DefaultParallelism, "apply at most this many resources at once")
+	fs.StringVar(&op.report, "report", "", "write the HTML report of the runs this apply makes to this file")
 	if code, ok := c.parseOperation(fs, op, args); !ok {
 		return code
 	}
@@ -246,6 +248,16 @@ func (c *cli) runOperation(op *operation) int {
 	failed := c.printDiags(files, diags)
 	c.printRuns(store, result.Runs)
 	c.printOutputs(result)
+	if op.report != "" && len(result.Runs) > 0 {
+		ids := make([]int64, len(result.Runs))
+		for i, r := range result.Runs {
+			ids[i] = r.ID
+		}
+		if err := c.writeReport(store, ids, op.report); err != nil {
+			c.errorf("%s", err)
+			failed = true
+		}
+	}
 	if result.Interrupted {
 		fmt.Fprintf(c.stderr, "\nInterrupted: what finished is recorded in %s; run %s again to finish.\n", statePath, op.name)
 		return exitError

@@ -2,8 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -31,17 +29,17 @@ func (c *cli) check(args []string) int {
 	if len(cfg.Checks) == 0 {
 		return c.errorf("the configuration in %s declares no check", *dir)
 	}
+	ids, err := runNumbers(pos)
+	if err != nil {
+		return c.errorf("%s", err)
+	}
 	store, ok := c.openState(*stateFlag, false)
 	if !ok {
 		return exitError
 	}
 	defer store.Close()
 	chosen := map[string]int64{}
-	for _, p := range pos {
-		id, err := strconv.ParseInt(strings.TrimPrefix(p, "#"), 10, 64)
-		if err != nil {
-			return c.errorf("%q is not a run number; see benchform runs", p)
-		}
+	for _, id := range ids {
 		r, err := store.Run(id)
 		if err != nil {
 			return c.errorf("%s", err)

@@ -51,6 +51,7 @@ Commands:
   results [RUN]           show a run's results as a table, CSV or JSON
   compare [RUN_A RUN_B]   compare two runs (default: a scenario's last two), change against noise
   check [RUN...]          evaluate the configuration's checks against the runs in state
+  report [RUN...]         write a self-contained HTML report with charts
   force-unlock LOCK_ID    release a state lock left by a process that is gone
   simulate                run the built-in simulated server on its own
   version                 print the version
@@ -127,6 +128,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		"results":      c.results,
 		"compare":      c.compare,
 		"check":        c.check,
+		"report":       c.report,
 		"force-unlock": c.forceUnlock,
 		"simulate":     c.simulate,
 		"version": func([]string) int {

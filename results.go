@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -345,13 +346,11 @@ func (c *cli) results(args []string) int {
 		}
 		ids = append(ids, all[0].ID)
 	}
-	for _, p := range pos {
-		id, err := strconv.ParseInt(strings.TrimPrefix(p, "#"), 10, 64)
-		if err != nil {
-			return c.errorf("%q is not a run number; see benchform runs", p)
-		}
-		ids = append(ids, id)
+	given, err := runNumbers(pos)
+	if err != nil {
+		return c.errorf("%s", err)
 	}
+	ids = append(ids, given...)
 	var runs []executor.StoredRun
 	for _, id := range ids {
 		r, err := executor.LoadRun(store, id, *detailed)
@@ -445,33 +444,19 @@ func (c *cli) compare(args []string) int {
 // with -baseline, that run and the latest run of its scenario; with
 // neither, a scenario's last two runs.
 func compareRuns(store *state.Store, pos []string, baseline, scenario string) ([]int64, error) {
-	parse := func(p string) (int64, error) {
-		id, err := strconv.ParseInt(strings.TrimPrefix(p, "#"), 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("%q is not a run number; see benchform runs", p)
-		}
-		return id, nil
-	}
 	switch {
 	case baseline != "" && len(pos) > 0:
 		return nil, fmt.Errorf("compare takes either runs or -baseline, not both")
 	case len(pos) == 1:
 		return nil, fmt.Errorf("compare takes two run numbers or more, -baseline RUN, or nothing for a scenario's last two runs; see benchform runs")
 	case len(pos) > 1:
-		ids := make([]int64, len(pos))
-		for i, p := range pos {
-			id, err := parse(p)
-			if err != nil {
-				return nil, err
-			}
-			ids[i] = id
-		}
-		return ids, nil
+		return runNumbers(pos)
 	case baseline != "":
-		base, err := parse(baseline)
+		ids, err := runNumbers([]string{baseline})
 		if err != nil {
 			return nil, err
 		}
+		base := ids[0]
 		r, err := store.Run(base)
 		if err != nil {
 			return nil, err
@@ -575,4 +560,93 @@ func errorHeadline(msg string) string {
 		return string(runes[:57]) + "..."
 	}
 	return string(runes)
+}
+
+// report writes the HTML report of runs: those given, or the latest run
+// of each scenario in state.
+func (c *cli) report(args []string) int {
+	fs := c.newFlagSet("report", "report [RUN...] [options]")
+	stateFlag := fs.String("state", "", "state file (default: benchform.db)")
+	out := fs.String("o", "report.html", "the file to write")
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return flagExit(err)
+	}
+	ids, err := runNumbers(pos)
+	if err != nil {
+		return c.errorf("%s", err)
+	}
+	store, ok := c.openState(*stateFlag, false)
+	if !ok {
+		return exitError
+	}
+	defer store.Close()
+	if len(ids) == 0 {
+		all, err := store.Runs("")
+		if err != nil {
+			return c.errorf("%s", err)
+		}
+		seen := map[string]bool{}
+		for _, r := range all {
+			if !seen[r.Scenario] {
+				seen[r.Scenario] = true
+				ids = append([]int64{r.ID}, ids...)
+			}
+		}
+		if len(ids) == 0 {
+			return c.errorf("no runs recorded in %s", store.Path())
+		}
+	}
+	if err := c.writeReport(store, ids, *out); err != nil {
+		return c.errorf("%s", err)
+	}
+	return exitOK
+}
+
+// writeReport writes the HTML report of runs to path, whole or not at
+// all.
+func (c *cli) writeReport(store *state.Store, ids []int64, path string) error {
+	runs := make([]executor.StoredRun, 0, len(ids))
+	for _, id := range ids {
+		r, err := executor.LoadRun(store, id, true)
+		if err != nil {
+			return err
+		}
+		runs = append(runs, r)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".report-*.html")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	// A report is for sharing, unlike the temporary file it starts as.
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := report.HTML(tmp, runs, version); err != nil {
+		tmp.Close()
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	fmt.Fprintf(c.stdout, "Report of %d run(s) written to %s.\n", len(runs), path)
+	return nil
+}
+
+// runNumbers reads run numbers as commands take them: 3 or #3.
+func runNumbers(args []string) ([]int64, error) {
+	ids := make([]int64, len(args))
+	for i, a := range args {
+		id, err := strconv.ParseInt(strings.TrimPrefix(a, "#"), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a run number; see benchform runs", a)
+		}
+		ids[i] = id
+	}
+	return ids, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/benchform/benchform/lang"
+	"github.com/benchform/benchform/providers"
 )
 
 // Manifest is what a run measured with: enough to run it again, and to
@@ -51,14 +52,17 @@ type ClientInfo struct {
 
 // ServerManifest is one server as the run found it.
 type ServerManifest struct {
-	Server   string   `json:"server"`
-	Provider string   `json:"provider,omitempty"`
-	Engine   string   `json:"engine"`
-	Image    string   `json:"image,omitempty"`
-	Args     string   `json:"args,omitempty"`
-	Model    string   `json:"model,omitempty"`
-	Version  string   `json:"version,omitempty"`
-	Pod      *PodInfo `json:"pod,omitempty"`
+	Server   string `json:"server"`
+	Provider string `json:"provider,omitempty"`
+	Engine   string `json:"engine"`
+	Image    string `json:"image,omitempty"`
+	Args     string `json:"args,omitempty"`
+	Model    string `json:"model,omitempty"`
+	Version  string `json:"version,omitempty"`
+	// PricePerHour is what the server's machine costs, in USD per hour,
+	// where its configuration or its pod's provider says.
+	PricePerHour *float64 `json:"price_per_hour,omitempty"`
+	Pod          *PodInfo `json:"pod,omitempty"`
 	// GPUs are what the server's GPU telemetry read, in device order.
 	GPUs []GPUInfo `json:"gpus,omitempty"`
 }
@@ -174,6 +178,7 @@ func (a *applier) serverManifest(server lang.Addr) ServerManifest {
 	if sim := simulateArgs(attrOf(v, "simulate")); sim != "" {
 		m.Args = sim
 	}
+	m.PricePerHour = firstNumber(attrOf(v, providers.AttrPricePerHour))
 	if s == nil || s.Pod == nil {
 		return m
 	}
@@ -194,6 +199,9 @@ func (a *applier) serverManifest(server lang.Addr) ServerManifest {
 	}
 	if m.Args == "" {
 		m.Args = firstString(attrOf(pv, "args"))
+	}
+	if m.PricePerHour == nil {
+		m.PricePerHour = firstNumber(attrOf(pv, providers.AttrPricePerHour), attrOf(pv, providers.AttrCostPerHour))
 	}
 	return m
 }
@@ -222,6 +230,18 @@ func simulateArgs(v cty.Value) string {
 		}
 	}
 	return strings.Join(words, " ")
+}
+
+// firstNumber is the first known number among vs.
+func firstNumber(vs ...cty.Value) *float64 {
+	for _, v := range vs {
+		v, _ = v.Unmark()
+		if v.IsKnown() && !v.IsNull() && v.Type() == cty.Number {
+			f, _ := v.AsBigFloat().Float64()
+			return &f
+		}
+	}
+	return nil
 }
 
 // firstString is the first known, non-empty string among vs.

@@ -38,6 +38,8 @@ type StoredRun struct {
 	// Manifest is what the run measured with; nil for runs stored before
 	// runs had one.
 	Manifest *Manifest
+	// SLO is the scenario's objectives; zero when it had none.
+	SLO lang.SLOSpec
 }
 
 // Step returns the summary of the step with index i, and whether the run
@@ -65,6 +67,7 @@ func LoadRun(st *state.Store, id int64, detailed bool) (StoredRun, error) {
 		out.Note = spec.DatasetNote
 		out.Confidence = spec.Load.Confidence
 		out.Manifest = spec.Manifest
+		out.SLO = spec.SLO
 	}
 	if len(r.Outcome) > 0 {
 		if err := json.Unmarshal(r.Outcome, &out.Outcome); err != nil {
