@@ -202,7 +202,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{}, "Usage: benchform"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"plan", "-target", "nonsense", "."}, "-target: invalid address"},
-		{[]string{"results", "-format", "xml"}, "-format must be table, csv or json"},
+		{[]string{"results", "-format", "xml"}, "-format must be table, csv, json or benchmark-report"},
 		{[]string{"plan", "a", "b"}, "plan takes one directory"},
 	}
 	for _, tt := range tests {

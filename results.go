@@ -318,7 +318,7 @@ func (c *cli) scenariosWithRuns(store *state.Store) string {
 func (c *cli) results(args []string) int {
 	fs := c.newFlagSet("results", "results [RUN] [options]")
 	stateFlag := fs.String("state", "", "state file (default: benchform.db)")
-	format := fs.String("format", "table", "table, csv or json")
+	format := fs.String("format", "table", "table, csv, json or benchmark-report (llm-d Benchmark Report v0.2, one JSON report per step and line)")
 	detailed := fs.Bool("detailed", false, "add every measured request: per-request arrays in JSON, one row per request in CSV")
 	decision := fs.Bool("decision", false, "show only the decision: each server at its capacity within the objectives, ranked")
 	manifest := fs.Bool("manifest", false, "add what the run measured with: benchform, client, servers, GPUs, dataset and load")
@@ -326,8 +326,14 @@ func (c *cli) results(args []string) int {
 	if err != nil {
 		return flagExit(err)
 	}
-	if *format != "table" && *format != "csv" && *format != "json" {
-		return c.errorf("-format must be table, csv or json, not %q", *format)
+	switch *format {
+	case "table", "csv", "json":
+	case "benchmark-report":
+		if *decision || *detailed {
+			return c.errorf("-format benchmark-report writes one report per step; it takes neither -decision nor -detailed")
+		}
+	default:
+		return c.errorf("-format must be table, csv, json or benchmark-report, not %q", *format)
 	}
 	store, ok := c.openState(*stateFlag, false)
 	if !ok {
@@ -370,6 +376,8 @@ func (c *cli) results(args []string) int {
 		err = report.DecisionTable(c.stdout, executor.Decide(runs...))
 	case *format == "json":
 		err = report.ResultsJSON(c.stdout, runs)
+	case *format == "benchmark-report":
+		err = report.BenchmarkReports(c.stdout, runs)
 	case *format == "csv" && *detailed:
 		err = report.RequestsCSV(c.stdout, runs)
 	case *format == "csv":

@@ -326,6 +326,35 @@ func lengthString(l lang.LengthSpec) string {
 	}
 }
 
+// InputLength and OutputLength read the dataset's prompt and answer
+// lengths back from their manifest text; zero where it sets none.
+func (d DatasetManifest) InputLength() lang.LengthSpec  { return parseLength(d.InputTokens) }
+func (d DatasetManifest) OutputLength() lang.LengthSpec { return parseLength(d.OutputTokens) }
+
+// parseLength is lengthString's inverse: manifests stored by earlier runs
+// hold only the text.
+func parseLength(s string) lang.LengthSpec {
+	var l lang.LengthSpec
+	switch {
+	case s == "":
+	case strings.Contains(s, " to "):
+		if _, err := fmt.Sscanf(s, "%d to %d", &l.Min, &l.Max); err != nil {
+			return lang.LengthSpec{}
+		}
+	case strings.HasPrefix(s, "mean "):
+		if _, err := fmt.Sscanf(s, "mean %g, stddev %g", &l.Mean, &l.StdDev); err != nil {
+			return lang.LengthSpec{}
+		}
+	default:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return lang.LengthSpec{}
+		}
+		l.Fixed = n
+	}
+	return l
+}
+
 func loadManifest(spec lang.ScenarioSpec) LoadManifest {
 	l := spec.Load
 	m := LoadManifest{API: spec.API, MaxTokens: spec.MaxTokens, IgnoreEOS: spec.IgnoreEOS, ExtraBody: string(spec.ExtraBody),
