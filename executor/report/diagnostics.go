@@ -21,21 +21,7 @@ const MaxDiagnostics = 100
 // source snippet where the file is known. Diagnostics without a place come
 // first. Past MaxDiagnostics, a line counts the rest.
 func Diagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics, width uint) error {
-	sorted := make(hcl.Diagnostics, len(diags))
-	copy(sorted, diags)
-	sort.SliceStable(sorted, func(i, j int) bool {
-		a, b := sorted[i].Subject, sorted[j].Subject
-		switch {
-		case a == nil || b == nil:
-			return a == nil && b != nil
-		case a.Filename != b.Filename:
-			return a.Filename < b.Filename
-		case a.Start.Line != b.Start.Line:
-			return a.Start.Line < b.Start.Line
-		default:
-			return a.Start.Column < b.Start.Column
-		}
-	})
+	sorted := sortDiagnostics(diags)
 	var rest hcl.Diagnostics
 	if len(sorted) > MaxDiagnostics {
 		sorted, rest = sorted[:MaxDiagnostics], sorted[MaxDiagnostics:]
@@ -65,6 +51,27 @@ func Diagnostics(w io.Writer, files map[string]*hcl.File, diags hcl.Diagnostics,
 		}
 	}
 	return nil
+}
+
+// sortDiagnostics returns diagnostics by file and position, those without
+// a place first, leaving diags as they were.
+func sortDiagnostics(diags hcl.Diagnostics) hcl.Diagnostics {
+	sorted := make(hcl.Diagnostics, len(diags))
+	copy(sorted, diags)
+	sort.SliceStable(sorted, func(i, j int) bool {
+		a, b := sorted[i].Subject, sorted[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a == nil && b != nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		case a.Start.Line != b.Start.Line:
+			return a.Start.Line < b.Start.Line
+		default:
+			return a.Start.Column < b.Start.Column
+		}
+	})
+	return sorted
 }
 
 // shownSource cuts each file after the last line a shown diagnostic

@@ -60,6 +60,21 @@ type stepProgress struct {
 	rate      tokenRate
 }
 
+// count adds a finished measured request to the step's figures.
+func (sp *stepProgress) count(now time.Time, rec *workload.Record) {
+	sp.done.Add(1)
+	switch {
+	case workload.IsCutOff(rec.Err):
+		// Neither a result nor the server's failure, as in the summary.
+		sp.cutOff.Add(1)
+	case !rec.OK():
+		sp.failed.Add(1)
+	default:
+		sp.outTokens.Add(int64(rec.OutputTokens))
+		sp.rate.add(now, int64(rec.OutputTokens))
+	}
+}
+
 // tokenRate measures output tokens per second over the last rateWindow, in
 // buckets of a tenth of it.
 type tokenRate struct {
@@ -142,10 +157,7 @@ func (p *Progress) PostApply(addr lang.Addr, action executor.Action, err error) 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	elapsed := p.now().Sub(p.started[addr]).Round(100 * time.Millisecond)
-	n := noun(action)
-	if action == executor.Delete && addr.Kind == lang.KindScenario {
-		n = "Removal"
-	}
+	n := noun(action, addr)
 	if err != nil {
 		p.linef("%s: %s failed after %s", addr, n, elapsed)
 		return
@@ -186,7 +198,9 @@ func presentParticiple(a executor.Action, addr lang.Addr) string {
 	return "Refreshing"
 }
 
-func noun(a executor.Action) string {
+// noun names the action that ended: "Creation", or "Removal" for a
+// scenario taken out of state, whose runs stay.
+func noun(a executor.Action, addr lang.Addr) string {
 	switch a {
 	case executor.Create:
 		return "Creation"
@@ -195,6 +209,9 @@ func noun(a executor.Action) string {
 	case executor.Replace:
 		return "Replacement"
 	case executor.Delete:
+		if addr.Kind == lang.KindScenario {
+			return "Removal"
+		}
 		return "Destruction"
 	case executor.Run:
 		return "Run"
@@ -267,17 +284,7 @@ func (p *Progress) RequestDone(scenario lang.Addr, step executor.StepInfo, rec *
 		return
 	}
 	now := p.now()
-	sp.done.Add(1)
-	switch {
-	case workload.IsCutOff(rec.Err):
-		// Neither a result nor the server's failure, as in the summary.
-		sp.cutOff.Add(1)
-	case !rec.OK():
-		sp.failed.Add(1)
-	default:
-		sp.outTokens.Add(int64(rec.OutputTokens))
-		sp.rate.add(now, int64(rec.OutputTokens))
-	}
+	sp.count(now, rec)
 	if sp.bar != nil {
 		if step.Duration > 0 {
 			sp.bar.SetCurrent(min(now.Sub(sp.start).Milliseconds(), step.Duration.Milliseconds()-1))
