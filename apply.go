@@ -47,6 +47,7 @@ type operation struct {
 	detailed    bool   // plan -detailed-exitcode
 	keepExpired bool
 	report      string // apply -report
+	json        bool   // -json: the machine-readable UI on standard output
 	saved       *executor.SavedPlan
 }
 
@@ -112,6 +113,7 @@ func (c *cli) operationFlags(fs *flag.FlagSet, op *operation) {
 		fs.Var(&op.replace, "replace", "replace this pod or server, or run this scenario, even if unchanged (repeatable)")
 	}
 	fs.DurationVar(&op.lockTimeout, "lock-timeout", 0, "wait this long for the state lock (default: fail at once)")
+	fs.BoolVar(&op.json, "json", false, "write the machine-readable UI, one JSON message per line, to standard output")
 	if op.name != "destroy" {
 		fs.BoolVar(&op.keepExpired, "keep-expired", false, "keep pods that are past their ttl instead of destroying them")
 	}
@@ -124,6 +126,10 @@ func (c *cli) parseOperation(fs *flag.FlagSet, op *operation, args []string) (in
 			return exitOK, false
 		}
 		return exitError, false
+	}
+	if op.json {
+		c.ui = report.NewJSONUI(c.stdout, uiNow)
+		c.ui.Version(version)
 	}
 	switch len(pos) {
 	case 0:
@@ -142,6 +148,16 @@ func (c *cli) parseOperation(fs *flag.FlagSet, op *operation, args []string) (in
 // runOperation plans and, for apply and destroy, applies: load, lock,
 // refresh and diff, show, confirm, apply, report.
 func (c *cli) runOperation(op *operation) int {
+	if c.ui != nil && op.name != "plan" && op.saved == nil && !op.autoApprove {
+		// Nobody can answer a question asked in the middle of a stream
+		// that a program reads, so it is not asked, as in Terraform.
+		c.printDiags(nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Plan file or auto-approve required",
+			Detail:   fmt.Sprintf("benchform cannot ask for confirmation when -json is set. Run %s with -auto-approve, or apply a plan saved with plan -out.", op.name),
+		}})
+		return exitError
+	}
 	targets, err := addrList(op.targets)
 	if err != nil {
 		return c.errorf("-target: %s", err)
@@ -175,13 +191,13 @@ func (c *cli) runOperation(op *operation) int {
 		}
 	}()
 	if lock.Recovered != nil {
-		fmt.Fprintf(c.stderr, "Warning: took over the state lock of process %d on %s (%s since %s), which no longer runs.\n",
+		c.warnf("took over the state lock of process %d on %s (%s since %s), which no longer runs.",
 			lock.Recovered.PID, lock.Recovered.Host, lock.Recovered.Operation, lock.Recovered.Since.Format(time.RFC3339))
 	}
 	if n, err := executor.ReconcileRuns(store, time.Now()); err != nil {
 		return c.errorf("%s", err)
 	} else if n > 0 {
-		fmt.Fprintf(c.stderr, "Note: %d run(s) left unfinished by an earlier process are marked interrupted.\n", n)
+		c.notef("%d run(s) left unfinished by an earlier process are marked interrupted.", n)
 	}
 
 	provs, err := newProviders(cfg, statePath)
@@ -197,11 +213,16 @@ func (c *cli) runOperation(op *operation) int {
 	interrupt, cleanup, stopSignals := c.interruptContexts()
 	defer stopSignals()
 
-	progress := report.NewProgress(c.stderr, false)
-	if c.terminal != nil {
-		progress = report.NewProgress(c.terminal, true)
+	var hook executor.Hook = c.ui
+	closeProgress := func() {}
+	if c.ui == nil {
+		progress := report.NewProgress(c.stderr, false)
+		if c.terminal != nil {
+			progress = report.NewProgress(c.terminal, true)
+		}
+		hook, closeProgress = progress, progress.Close
 	}
-	defer progress.Close()
+	defer closeProgress()
 	ex := executor.New(executor.Options{
 		Config:         cfg,
 		State:          store,
@@ -211,7 +232,7 @@ func (c *cli) runOperation(op *operation) int {
 		Destroy:        op.destroy,
 		KeepExpired:    op.keepExpired,
 		Parallelism:    op.parallelism,
-		Hook:           progress,
+		Hook:           hook,
 		CleanupContext: cleanup,
 		Version:        version,
 	})
@@ -224,7 +245,9 @@ func (c *cli) runOperation(op *operation) int {
 			return c.errorf("the saved plan is stale: %s. Run plan again.", why)
 		}
 	}
-	if err := report.Plan(c.stdout, plan); err != nil {
+	if c.ui != nil {
+		c.ui.Plan(plan)
+	} else if err := report.Plan(c.stdout, plan); err != nil {
 		return c.errorf("%s", err)
 	}
 
@@ -232,6 +255,9 @@ func (c *cli) runOperation(op *operation) int {
 		return c.finishPlan(op, plan, cfg, statePath)
 	}
 	if !plan.HasChanges() && !plan.HasRefreshes() {
+		if c.ui != nil {
+			c.ui.ChangeSummary(operationName(op), report.ChangeCounts{}, applySummary(op, &executor.Result{}))
+		}
 		if op.name == "apply" && len(cfg.Checks) > 0 && c.runChecks(cfg, store, nil) {
 			return exitError
 		}
@@ -244,10 +270,15 @@ func (c *cli) runOperation(op *operation) int {
 	}
 
 	result, diags := ex.Apply(interrupt, plan)
-	progress.Close()
+	closeProgress()
 	failed := c.printDiags(files, diags)
-	c.printRuns(store, result.Runs)
-	c.printOutputs(result)
+	if c.ui != nil {
+		// Every step's results went out with its step_complete.
+		c.ui.Outputs(result.Outputs)
+	} else {
+		c.printRuns(store, result.Runs)
+		c.printOutputs(result)
+	}
 	if op.report != "" && len(result.Runs) > 0 {
 		ids := make([]int64, len(result.Runs))
 		for i, r := range result.Runs {
@@ -259,13 +290,22 @@ func (c *cli) runOperation(op *operation) int {
 		}
 	}
 	if result.Interrupted {
-		fmt.Fprintf(c.stderr, "\nInterrupted: what finished is recorded in %s; run %s again to finish.\n", statePath, op.name)
+		interrupted := fmt.Sprintf("Interrupted: what finished is recorded in %s; run %s again to finish.", statePath, op.name)
+		if c.ui != nil {
+			c.ui.Error(interrupted)
+		} else {
+			fmt.Fprintf(c.stderr, "\n%s\n", interrupted)
+		}
 		return exitError
 	}
 	if failed {
 		return exitError
 	}
-	fmt.Fprintf(c.stdout, "\n%s\n", applySummary(op, result))
+	if c.ui != nil {
+		c.ui.ChangeSummary(operationName(op), report.AppliedCounts(result), applySummary(op, result))
+	} else {
+		fmt.Fprintf(c.stdout, "\n%s\n", applySummary(op, result))
+	}
 	if op.name == "apply" && len(cfg.Checks) > 0 && c.runChecks(cfg, store, nil) {
 		return exitError
 	}
@@ -292,7 +332,7 @@ func (c *cli) finishPlan(op *operation, plan *executor.Plan, cfg *lang.Config, s
 		if err := c.savePlan(op, plan, cfg, statePath); err != nil {
 			return c.errorf("save plan: %s", err)
 		}
-		fmt.Fprintf(c.stdout, "\nSaved the plan to %s. Apply exactly this plan with:\n  benchform apply %s\n", op.out, op.out)
+		c.sayf("Saved the plan to %s. Apply exactly this plan with:\n  benchform apply %s", op.out, op.out)
 	}
 	if op.detailed && plan.HasChanges() {
 		return exitChanges
@@ -474,12 +514,21 @@ func closeProviders(provs map[string]providers.Provider) error {
 }
 
 func applySummary(op *operation, r *executor.Result) string {
+	n := report.AppliedCounts(r)
 	if op.destroy {
-		return fmt.Sprintf("Destroy complete! Resources: %d destroyed.", r.Done[executor.Delete])
+		return fmt.Sprintf("Destroy complete! Resources: %d destroyed.", n.Remove)
 	}
-	added := r.Done[executor.Create] + r.Done[executor.Replace]
 	return fmt.Sprintf("Apply complete! Resources: %d added, %d changed, %d destroyed; %d %s run.",
-		added, r.Done[executor.Update], r.Done[executor.Delete]+r.Done[executor.Replace], r.Done[executor.Run], pluralWord(r.Done[executor.Run], "scenario", "scenarios"))
+		n.Add, n.Change, n.Remove, n.Run, pluralWord(n.Run, "scenario", "scenarios"))
+}
+
+// operationName is what a change_summary calls the operation: a saved
+// destroy plan applied is a destroy.
+func operationName(op *operation) string {
+	if op.destroy && op.name != "plan" {
+		return "destroy"
+	}
+	return op.name
 }
 
 func pluralWord(n int, one, many string) string {

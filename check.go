@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/benchform/benchform/executor"
@@ -75,7 +73,7 @@ func (c *cli) runChecks(cfg *lang.Config, store *state.Store, chosen map[string]
 			diags = append(diags, o.Diagnostic())
 		}
 	}
-	fmt.Fprintf(c.stdout, "\nChecks: %d of %d assertions hold.\n", holding, len(outcomes))
+	c.sayf("Checks: %d of %d assertions hold.", holding, len(outcomes))
 	c.printDiags(cfg.Files(), diags)
 	return holding < len(outcomes)
 }

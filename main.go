@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"golang.org/x/term"
@@ -70,7 +71,14 @@ type cli struct {
 	// standard error is not a terminal.
 	terminal  *os.File
 	statePath string // -state given before the command; "" when not
+	// ui, set by plan, apply and destroy under -json, takes every message
+	// that would otherwise be text on standard output or standard error.
+	ui *report.JSONUI
 }
+
+// uiNow stamps the messages of the machine-readable UI; tests fix it so
+// that their streams compare with golden files.
+var uiNow = time.Now
 
 // run is the whole program behind main, callable from tests: it parses
 // args, runs a command and returns the exit code.
@@ -179,8 +187,39 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // errorf prints an error with no place in a file.
 func (c *cli) errorf(format string, args ...any) int {
+	if c.ui != nil {
+		c.ui.Error(fmt.Sprintf(format, args...))
+		return exitError
+	}
 	fmt.Fprintf(c.stderr, "Error: "+format+"\n", args...)
 	return exitError
+}
+
+// warnf prints a warning with no place in a file.
+func (c *cli) warnf(format string, args ...any) {
+	if c.ui != nil {
+		c.ui.Warning(fmt.Sprintf(format, args...))
+		return
+	}
+	fmt.Fprintf(c.stderr, "Warning: "+format+"\n", args...)
+}
+
+// notef prints a note beside the command's output, on standard error.
+func (c *cli) notef(format string, args ...any) {
+	if c.ui != nil {
+		c.ui.Log("Note: " + fmt.Sprintf(format, args...))
+		return
+	}
+	fmt.Fprintf(c.stderr, "Note: "+format+"\n", args...)
+}
+
+// sayf prints a paragraph of the command's output.
+func (c *cli) sayf(format string, args ...any) {
+	if c.ui != nil {
+		c.ui.Log(fmt.Sprintf(format, args...))
+		return
+	}
+	fmt.Fprintf(c.stdout, "\n"+format+"\n", args...)
 }
 
 // printDiags prints diagnostics to standard error and reports whether any
@@ -188,6 +227,10 @@ func (c *cli) errorf(format string, args ...any) int {
 func (c *cli) printDiags(files map[string]*hcl.File, diags hcl.Diagnostics) bool {
 	if len(diags) == 0 {
 		return false
+	}
+	if c.ui != nil {
+		c.ui.Diagnostics(files, diags)
+		return diags.HasErrors()
 	}
 	if err := report.Diagnostics(c.stderr, files, diags, c.width()); err != nil {
 		fmt.Fprintf(c.stderr, "Error: %s\n", err)

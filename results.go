@@ -642,7 +642,7 @@ func (c *cli) writeReport(store *state.Store, ids []int64, path string) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	fmt.Fprintf(c.stdout, "Report of %d run(s) written to %s.\n", len(runs), path)
+	c.sayf("Report of %d run(s) written to %s.", len(runs), path)
 	return nil
 }
 

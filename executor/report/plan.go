@@ -22,26 +22,12 @@ func Plan(w io.Writer, plan *executor.Plan) error {
 	for _, note := range plan.Notes {
 		pw.printf("Note: %s\n\n", safetext.Line(note))
 	}
-	changes := make([]*executor.Change, 0, len(plan.Changes))
-	for _, c := range plan.Changes {
-		if c.Action != executor.NoOp {
-			changes = append(changes, c)
-		}
-	}
+	changes := sortedChanges(plan)
 	if len(changes) == 0 {
 		pw.printf("No changes. The state matches the configuration, and every scenario's results are current.\n")
 		writeBilling(pw, plan)
 		return pw.err
 	}
-	// Pods, then servers, then scenarios: the order a reader follows, and
-	// the order apply creates them in.
-	sort.Slice(changes, func(i, j int) bool {
-		ri, rj := kindRank[changes[i].Addr.Kind], kindRank[changes[j].Addr.Kind]
-		if ri != rj {
-			return ri < rj
-		}
-		return changes[i].Addr.Less(changes[j].Addr)
-	})
 
 	pw.printf("benchform will perform the following actions:\n")
 	for _, c := range changes {
@@ -49,6 +35,13 @@ func Plan(w io.Writer, plan *executor.Plan) error {
 		writeChange(pw, c)
 	}
 	pw.printf("\n%s\n", Summary(plan))
+	writeCosts(pw, plan)
+	return pw.err
+}
+
+// writeCosts says what the pods a plan creates cost, the most they can
+// cost before they go, and which pods bill now.
+func writeCosts(pw *printer, plan *executor.Plan) {
 	if cost, upTo, known, any := newPodCost(plan); any {
 		bound := ""
 		if upTo {
@@ -62,7 +55,26 @@ func Plan(w io.Writer, plan *executor.Plan) error {
 	}
 	writeCostBound(pw, plan.CostBound)
 	writeBilling(pw, plan)
-	return pw.err
+}
+
+// sortedChanges are the plan's changes other than no-ops: pods, then
+// servers, then scenarios, the order a reader follows and the order apply
+// creates them in.
+func sortedChanges(plan *executor.Plan) []*executor.Change {
+	changes := make([]*executor.Change, 0, len(plan.Changes))
+	for _, c := range plan.Changes {
+		if c.Action != executor.NoOp {
+			changes = append(changes, c)
+		}
+	}
+	sort.Slice(changes, func(i, j int) bool {
+		ri, rj := kindRank[changes[i].Addr.Kind], kindRank[changes[j].Addr.Kind]
+		if ri != rj {
+			return ri < rj
+		}
+		return changes[i].Addr.Less(changes[j].Addr)
+	})
+	return changes
 }
 
 // newPodCost sums the hourly price of the pods a plan creates. A pod whose
@@ -159,30 +171,53 @@ var kindRank = map[lang.Kind]int{lang.KindPod: 0, lang.KindServer: 1, lang.KindS
 // Summary is the plan's last line: "Plan: 1 to add, 0 to change, 0 to
 // destroy, 1 scenario to run."
 func Summary(plan *executor.Plan) string {
-	var add, change, destroy, run, afterUse int
+	afterUse := 0
 	for _, c := range plan.Changes {
 		if len(c.UsedBy) > 0 && c.Action != executor.Delete && c.Addr.Kind != lang.KindScenario {
 			afterUse++
 		}
-		switch c.Action {
-		case executor.Create:
-			add++
-		case executor.Update:
-			change++
-		case executor.Replace:
-			add++
-			destroy++
-		case executor.Delete:
-			destroy++
-		case executor.Run:
-			run++
-		}
 	}
-	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to destroy, %d %s to run", add, change, destroy, run, plural(run, "scenario", "scenarios"))
+	n := PlanCounts(plan)
+	line := fmt.Sprintf("Plan: %d to add, %d to change, %d to destroy, %d %s to run", n.Add, n.Change, n.Remove, n.Run, plural(n.Run, "scenario", "scenarios"))
 	if afterUse > 0 {
 		line += fmt.Sprintf("; %d destroyed after use", afterUse)
 	}
 	return line + "."
+}
+
+// ChangeCounts are what a plan would do, or an apply did, as summaries
+// count it: a replacement is one added and one removed.
+type ChangeCounts struct {
+	Add, Change, Remove, Run int
+}
+
+// PlanCounts counts the changes of a plan.
+func PlanCounts(plan *executor.Plan) ChangeCounts {
+	done := map[executor.Action]int{}
+	for _, c := range plan.Changes {
+		done[c.Action]++
+	}
+	return countActions(done)
+}
+
+// AppliedCounts counts the changes an apply made.
+func AppliedCounts(r *executor.Result) ChangeCounts {
+	return countActions(r.Done)
+}
+
+func countActions(n map[executor.Action]int) ChangeCounts {
+	return ChangeCounts{
+		Add:    n[executor.Create] + n[executor.Replace],
+		Change: n[executor.Update],
+		Remove: n[executor.Delete] + n[executor.Replace],
+		Run:    n[executor.Run],
+	}
+}
+
+// fields are the counts as Terraform's change_summary writes them, with
+// the scenarios run beside them; benchform imports nothing.
+func (n ChangeCounts) fields(operation string) orderedObject {
+	return orderedObject{{"add", n.Add}, {"change", n.Change}, {"import", 0}, {"remove", n.Remove}, {"run", n.Run}, {"operation", operation}}
 }
 
 func addrList(addrs []lang.Addr) string {
