@@ -18,9 +18,9 @@ import (
 	"github.com/benchform/benchform/state"
 )
 
-// reportConfig is a simulated server measured at two loads, so that every
+// htmlReportConfig is a simulated server measured at two loads, so that every
 // chart of a report has something to draw.
-const reportConfig = `
+const htmlReportConfig = `
 server "sim" {
   engine = "simulated"
   model  = "tiny"
@@ -84,10 +84,11 @@ type chartBox struct {
 // at least a path per series it states). A second load with JavaScript
 // disabled still shows every chart. Screenshots are kept under the test's
 // temporary directory, and in BENCHFORM_SCREENSHOTS when it names one.
+// It does not run in parallel: Chromium's CPU would skew the timing of the
+// tests that measure the simulator.
 func TestReportInBrowser(t *testing.T) {
-	t.Parallel()
 	chromium := browser(t)
-	dir := configDir(t, reportConfig)
+	dir := configDir(t, htmlReportConfig)
 	path := filepath.Join(dir, "report.html")
 	if code, out, errOut := benchform(t, "apply", "-auto-approve", "-report", path, dir); code != exitOK {
 		t.Fatalf("apply -report: %d\n%s\n%s", code, out, errOut)
@@ -231,9 +232,8 @@ func saveScreenshot(t *testing.T, ctx context.Context, shot chromedp.Action[[]by
 // TestReportSize writes the reports of runs of 1k and 100k requests, made
 // of synthetic records in state rather than measured, and bounds their
 // size: the timeline draws every k-th request beyond a few thousand, and
-// says so.
+// says so. Like the browser test it runs alone, being all CPU.
 func TestReportSize(t *testing.T) {
-	t.Parallel()
 	for _, n := range []int{1_000, 100_000} {
 		db := syntheticRun(t, n)
 		path := filepath.Join(t.TempDir(), "report.html")
