@@ -173,7 +173,7 @@ func (c *cli) runOperation(op *operation) int {
 	}
 
 	statePath := c.stateFile(op.statePath, op.dir)
-	store, err := state.Open(statePath)
+	store, err := c.openStore(statePath, false)
 	if err != nil {
 		return c.errorf("%s", err)
 	}
@@ -200,7 +200,7 @@ func (c *cli) runOperation(op *operation) int {
 		c.notef("%d run(s) left unfinished by an earlier process are marked interrupted.", n)
 	}
 
-	provs, err := newProviders(cfg, statePath)
+	provs, err := newProviders(cfg, localStateDir(statePath, op.dir))
 	if err != nil {
 		return c.errorf("%s", err)
 	}
@@ -290,7 +290,7 @@ func (c *cli) runOperation(op *operation) int {
 		}
 	}
 	if result.Interrupted {
-		interrupted := fmt.Sprintf("Interrupted: what finished is recorded in %s; run %s again to finish.", statePath, op.name)
+		interrupted := fmt.Sprintf("Interrupted: what finished is recorded in %s; run %s again to finish.", store.Path(), op.name)
 		if c.ui != nil {
 			c.ui.Error(interrupted)
 		} else {
@@ -348,9 +348,13 @@ func (c *cli) savePlan(op *operation, plan *executor.Plan, cfg *lang.Config, sta
 	if err != nil {
 		return err
 	}
-	absState, err := filepath.Abs(statePath)
-	if err != nil {
-		return err
+	// A PostgreSQL state is saved without its password, which apply
+	// then takes from PGPASSWORD, PGPASSFILE or -state.
+	absState := state.Redact(statePath)
+	if !state.IsPostgres(statePath) {
+		if absState, err = filepath.Abs(statePath); err != nil {
+			return err
+		}
 	}
 	var vars []lang.VarArg
 	for _, v := range op.vars.args {
@@ -454,7 +458,7 @@ func init() {
 // newProviders returns every provider, configured from the configuration's
 // provider blocks (cfg may be nil: destroy works from state alone) and the
 // environment.
-func newProviders(cfg *lang.Config, statePath string) (map[string]providers.Provider, error) {
+func newProviders(cfg *lang.Config, localDir string) (map[string]providers.Provider, error) {
 	rp, err := runpodSettings(cfg)
 	if err != nil {
 		return nil, err
@@ -463,10 +467,18 @@ func newProviders(cfg *lang.Config, statePath string) (map[string]providers.Prov
 		"simulated": simulated.New(),
 		"openai":    openai.New(),
 		"runpod":    runpod.New(rp),
-		// Logs of servers started on this machine live beside the state
-		// file, which outlives any one configuration directory.
-		"local": local.New(local.Settings{StateDir: filepath.Join(filepath.Dir(statePath), ".benchform")}),
+		"local":     local.New(local.Settings{StateDir: localDir}),
 	}, nil
+}
+
+// localStateDir is where logs of servers started on this machine live:
+// beside the state file, which outlives any one configuration directory,
+// or in the configuration directory when the state is in PostgreSQL.
+func localStateDir(statePath, configDir string) string {
+	if state.IsPostgres(statePath) {
+		return filepath.Join(configDir, ".benchform")
+	}
+	return filepath.Join(filepath.Dir(statePath), ".benchform")
 }
 
 // runpodSettings configures the runpod provider from its block (cfg may

@@ -4,6 +4,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"github.com/benchform/benchform/internal/safetext"
 	"github.com/benchform/benchform/lang"
 	"github.com/benchform/benchform/providers/runpod"
+	"github.com/benchform/benchform/state"
 )
 
 // Exit codes.
@@ -71,6 +73,9 @@ type cli struct {
 	// standard error is not a terminal.
 	terminal  *os.File
 	statePath string // -state given before the command; "" when not
+	// workspace is the PostgreSQL state's workspace: -workspace, else
+	// BENCHFORM_WORKSPACE, else the default.
+	workspace string
 	// ui, set by plan, apply and destroy under -json, takes every message
 	// that would otherwise be text on standard output or standard error.
 	ui *report.JSONUI
@@ -97,7 +102,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		case "version":
 			fmt.Fprintf(stdout, "benchform %s\n", version)
 			return exitOK
-		case "chdir", "state":
+		case "chdir", "state", "workspace":
 			if !hasValue {
 				if len(args) < 2 {
 					fmt.Fprintf(stderr, "Error: -%s needs a value\n", name)
@@ -105,13 +110,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				}
 				value, args = args[1], args[1:]
 			}
-			if name == "chdir" {
+			switch name {
+			case "chdir":
 				if err := os.Chdir(value); err != nil {
 					fmt.Fprintf(stderr, "Error: -chdir: %s\n", err)
 					return exitError
 				}
-			} else {
+			case "state":
 				c.statePath = value
+			default:
+				c.workspace = value
 			}
 		default:
 			fmt.Fprintf(stderr, "Error: unknown global option %s\n\n%s", args[0], usage)
@@ -257,9 +265,27 @@ func (c *cli) stateFile(flagValue, dir string) string {
 		return flagValue
 	case c.statePath != "":
 		return c.statePath
+	case os.Getenv("BENCHFORM_STATE") != "":
+		return os.Getenv("BENCHFORM_STATE")
 	default:
 		return filepath.Join(dir, "benchform.db")
 	}
+}
+
+// openStore opens the state at a location, a file or a postgres:// URL:
+// for reading only, or to write, creating it when missing.
+func (c *cli) openStore(location string, readOnly bool) (*state.Store, error) {
+	if state.IsPostgres(location) {
+		ws := c.workspace
+		if ws == "" {
+			ws = os.Getenv("BENCHFORM_WORKSPACE")
+		}
+		return state.OpenPostgres(context.Background(), location, ws, readOnly)
+	}
+	if readOnly {
+		return state.OpenReadOnly(location)
+	}
+	return state.Open(location)
 }
 
 // loadConfig loads a configuration directory and prints its diagnostics.

@@ -62,13 +62,12 @@ func (c *cli) openState(flagValue string, write bool) (*state.Store, bool) {
 	path := c.stateFile(flagValue, ".")
 	var store *state.Store
 	var err error
-	switch _, statErr := os.Stat(path); {
-	case !write:
-		store, err = state.OpenReadOnly(path)
-	case errors.Is(statErr, fs.ErrNotExist):
+	_, statErr := os.Stat(path)
+	switch {
+	case write && !state.IsPostgres(path) && errors.Is(statErr, fs.ErrNotExist):
 		err = fmt.Errorf("no state at %s", path)
 	default:
-		store, err = state.Open(path)
+		store, err = c.openStore(path, !write)
 	}
 	if err != nil {
 		c.errorf("%s", err)

@@ -49,6 +49,8 @@ type Lock struct {
 	s        *Store
 	mu       sync.Mutex
 	released bool
+	// conn, on PostgreSQL, is the session that holds the advisory lock.
+	conn *sql.Conn
 }
 
 // Bounds of the wait between attempts of a Lock with a timeout: short at
@@ -95,10 +97,13 @@ func (s *Store) Lock(ctx context.Context, operation string, timeout time.Duratio
 // tryLock makes one attempt. It returns the lock, or the live holder's
 // information, or an error.
 func (s *Store) tryLock(ctx context.Context, operation string) (*Lock, *LockInfo, error) {
+	if s.pg != nil {
+		return s.pgTryLock(ctx, operation)
+	}
 	// The transaction is BEGIN IMMEDIATE: between reading the holder and
 	// writing ourselves no other process can write, so two processes that
 	// both find the lock free cannot both take it.
-	tx, err := s.db.BeginTx(ctx, nil)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -116,27 +121,44 @@ func (s *Store) tryLock(ctx context.Context, operation string) (*Lock, *LockInfo
 		recovered = holder
 	}
 
-	pid := os.Getpid()
-	start, _ := processStart(pid)
-	host, _ := os.Hostname()
-	info := LockInfo{
-		ID:        newID(),
-		Operation: operation,
-		Who:       userName(),
-		Host:      host,
-		PID:       pid,
-		Since:     now(),
-	}
-	if _, err := tx.Exec(`INSERT OR REPLACE INTO lock
-		(id, lock_id, operation, who, host, pid, pid_start, since_ns)
-		VALUES (1, ?, ?, ?, ?, ?, ?, ?)`,
-		info.ID, info.Operation, info.Who, info.Host, info.PID, int64(start), nanos(info.Since)); err != nil {
+	info, start := newLockInfo(operation)
+	if err := writeLockRow(tx, info, start); err != nil {
 		return nil, nil, err
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, nil, err
 	}
 	return &Lock{Info: info, Recovered: recovered, s: s}, nil, nil
+}
+
+// newLockInfo describes this process as the holder of a lock for
+// operation, with its pid's start time.
+func newLockInfo(operation string) (LockInfo, uint64) {
+	pid := os.Getpid()
+	start, _ := processStart(pid)
+	host, _ := os.Hostname()
+	return LockInfo{
+		ID:        newID(),
+		Operation: operation,
+		Who:       userName(),
+		Host:      host,
+		PID:       pid,
+		Since:     now(),
+	}, start
+}
+
+// writeLockRow writes the lock row of a holder.
+func writeLockRow(q interface {
+	Exec(string, ...any) (sql.Result, error)
+}, info LockInfo, start uint64) error {
+	_, err := q.Exec(`INSERT INTO lock
+		(id, lock_id, operation, who, host, pid, pid_start, since_ns)
+		VALUES (1, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET lock_id = excluded.lock_id, operation = excluded.operation,
+			who = excluded.who, host = excluded.host, pid = excluded.pid,
+			pid_start = excluded.pid_start, since_ns = excluded.since_ns`,
+		info.ID, info.Operation, info.Who, info.Host, info.PID, int64(start), nanos(info.Since))
+	return err
 }
 
 // readLock returns the lock row and the start time recorded for its pid,
@@ -190,11 +212,14 @@ func (l *Lock) Unlock() error {
 	if l.released {
 		return nil
 	}
-	res, err := l.s.db.Exec("DELETE FROM lock WHERE lock_id = ?", l.Info.ID)
+	res, err := l.s.exec("DELETE FROM lock WHERE lock_id = ?", l.Info.ID)
 	if err != nil {
 		return fmt.Errorf("state: unlock %s: %w", l.Info.ID, err)
 	}
 	l.released = true
+	if err := l.pgUnlock(); err != nil {
+		return fmt.Errorf("state: unlock %s: %w", l.Info.ID, err)
+	}
 	if n, err := res.RowsAffected(); err != nil {
 		return fmt.Errorf("state: unlock %s: %w", l.Info.ID, err)
 	} else if n == 0 {
@@ -209,7 +234,7 @@ func (l *Lock) Unlock() error {
 // shows it, keeps a lock taken since from being removed by mistake. A lock
 // with another ID, or none, is an error wrapping ErrNotFound.
 func (s *Store) ForceUnlock(id string) error {
-	res, err := s.db.Exec("DELETE FROM lock WHERE lock_id = ?", id)
+	res, err := s.exec("DELETE FROM lock WHERE lock_id = ?", id)
 	if err != nil {
 		return fmt.Errorf("state: force unlock %s: %w", id, err)
 	}
@@ -217,6 +242,11 @@ func (s *Store) ForceUnlock(id string) error {
 		return fmt.Errorf("state: force unlock %s: %w", id, err)
 	} else if n == 0 {
 		return fmt.Errorf("state: force unlock %s: lock %w", id, ErrNotFound)
+	}
+	if s.pg != nil {
+		if err := s.pgTerminateHolder(); err != nil {
+			return fmt.Errorf("state: force unlock %s: end the holder's session: %w", id, err)
+		}
 	}
 	return nil
 }

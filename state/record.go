@@ -1,6 +1,7 @@
 package state
 
 import (
+	"context"
 	"database/sql"
 	"encoding/binary"
 	"errors"
@@ -65,7 +66,7 @@ func (s *Store) InsertRecords(recs []RequestRecord) error {
 		return nil
 	}
 	fail := func(err error) error { return fmt.Errorf("state: insert records: %w", err) }
-	tx, err := s.db.Begin()
+	tx, err := s.begin(context.Background())
 	if err != nil {
 		return fail(err)
 	}
@@ -130,7 +131,7 @@ func (s *Store) Records(runID int64, step int) ([]RequestRecord, error) {
 		q += " AND step = ?"
 		args = append(args, step)
 	}
-	rows, err := s.db.Query(q+" ORDER BY step, seq", args...)
+	rows, err := s.query(q+" ORDER BY step, seq", args...)
 	if err != nil {
 		return fail(err)
 	}

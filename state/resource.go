@@ -1,6 +1,7 @@
 package state
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -63,7 +64,7 @@ const resourceColumns = `address, kind, provider, provider_id, name, status, att
 
 // Resources returns every resource, ordered by address.
 func (s *Store) Resources() ([]Resource, error) {
-	rows, err := s.db.Query("SELECT " + resourceColumns + " FROM resources ORDER BY address")
+	rows, err := s.query("SELECT " + resourceColumns + " FROM resources ORDER BY address")
 	if err != nil {
 		return nil, fmt.Errorf("state: read resources: %w", err)
 	}
@@ -84,7 +85,7 @@ func (s *Store) Resources() ([]Resource, error) {
 
 // Resource returns the resource at addr and whether there is one.
 func (s *Store) Resource(addr string) (Resource, bool, error) {
-	r, err := scanResource(s.db.QueryRow("SELECT "+resourceColumns+" FROM resources WHERE address = ?", addr))
+	r, err := scanResource(s.queryRow("SELECT "+resourceColumns+" FROM resources WHERE address = ?", addr))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Resource{}, false, nil
 	}
@@ -148,7 +149,7 @@ func (s *Store) PutResource(r Resource) error {
 		r.CreatedAt = r.UpdatedAt
 	}
 
-	tx, err := s.db.Begin()
+	tx, err := s.begin(context.Background())
 	if err != nil {
 		return fail(err)
 	}
@@ -189,7 +190,7 @@ func (s *Store) PutResource(r Resource) error {
 // missing row is not an error and leaves the serial as it was.
 func (s *Store) DeleteResource(addr string) error {
 	fail := func(err error) error { return fmt.Errorf("state: delete resource %s: %w", addr, err) }
-	tx, err := s.db.Begin()
+	tx, err := s.begin(context.Background())
 	if err != nil {
 		return fail(err)
 	}

@@ -61,15 +61,13 @@ func (s *Store) BeginRun(r Run) (int64, error) {
 	if r.StartedAt.IsZero() {
 		r.StartedAt = now()
 	}
-	res, err := s.db.Exec(`INSERT INTO runs
+	// RETURNING, not LastInsertId, which PostgreSQL's driver lacks.
+	var id int64
+	err := s.queryRow(`INSERT INTO runs
 		(scenario, spec_hash, server_identity, status, spec, error, started_ns, finished_ns)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		r.Scenario, r.SpecHash, r.ServerIdentity, r.Status, jsonText(r.Spec), r.Error,
-		nanos(r.StartedAt), nanos(r.FinishedAt))
-	if err != nil {
-		return fail(err)
-	}
-	id, err := res.LastInsertId()
+		nanos(r.StartedAt), nanos(r.FinishedAt)).Scan(&id)
 	if err != nil {
 		return fail(err)
 	}
@@ -86,7 +84,7 @@ func (s *Store) FinishRun(id int64, status, errMsg string, at time.Time) error {
 	if at.IsZero() {
 		at = now()
 	}
-	res, err := s.db.Exec("UPDATE runs SET status = ?, error = ?, finished_ns = ? WHERE id = ?",
+	res, err := s.exec("UPDATE runs SET status = ?, error = ?, finished_ns = ? WHERE id = ?",
 		status, errMsg, nanos(at), id)
 	if err != nil {
 		return fail(err)
@@ -120,7 +118,7 @@ func scanRun(row interface{ Scan(...any) error }) (Run, error) {
 
 // SetRunOutcome records what run id concluded, as JSON.
 func (s *Store) SetRunOutcome(id int64, outcome []byte) error {
-	res, err := s.db.Exec("UPDATE runs SET outcome = ? WHERE id = ?", jsonText(outcome), id)
+	res, err := s.exec("UPDATE runs SET outcome = ? WHERE id = ?", jsonText(outcome), id)
 	if err != nil {
 		return fmt.Errorf("state: record the outcome of run %d: %w", id, err)
 	}
@@ -134,7 +132,7 @@ func (s *Store) SetRunOutcome(id int64, outcome []byte) error {
 
 // Run returns run id, or an error wrapping ErrNotFound.
 func (s *Store) Run(id int64) (Run, error) {
-	r, err := scanRun(s.db.QueryRow("SELECT "+runColumns+" FROM runs WHERE id = ?", id))
+	r, err := scanRun(s.queryRow("SELECT "+runColumns+" FROM runs WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Run{}, fmt.Errorf("state: run %d: %w", id, ErrNotFound)
 	}
@@ -153,7 +151,7 @@ func (s *Store) Runs(scenario string) ([]Run, error) {
 		q += " WHERE scenario = ?"
 		args = append(args, scenario)
 	}
-	rows, err := s.db.Query(q+" ORDER BY id DESC", args...)
+	rows, err := s.query(q+" ORDER BY id DESC", args...)
 	if err != nil {
 		return nil, fmt.Errorf("state: read runs: %w", err)
 	}
@@ -175,7 +173,7 @@ func (s *Store) Runs(scenario string) ([]Run, error) {
 // LatestRun returns the most recently begun run of scenario, whatever its
 // status, and whether there is one.
 func (s *Store) LatestRun(scenario string) (Run, bool, error) {
-	r, err := scanRun(s.db.QueryRow("SELECT "+runColumns+" FROM runs WHERE scenario = ? ORDER BY id DESC LIMIT 1", scenario))
+	r, err := scanRun(s.queryRow("SELECT "+runColumns+" FROM runs WHERE scenario = ? ORDER BY id DESC LIMIT 1", scenario))
 	if errors.Is(err, sql.ErrNoRows) {
 		return Run{}, false, nil
 	}
@@ -197,7 +195,7 @@ func (s *Store) MarkUnfinishedRuns(status string, at time.Time) (int, error) {
 	if at.IsZero() {
 		at = now()
 	}
-	res, err := s.db.Exec("UPDATE runs SET status = ?, finished_ns = ? WHERE status = ?",
+	res, err := s.exec("UPDATE runs SET status = ?, finished_ns = ? WHERE status = ?",
 		status, nanos(at), RunRunning)
 	if err != nil {
 		return fail(err)
@@ -227,7 +225,7 @@ type Step struct {
 // PutStep inserts st or replaces the step with the same RunID and Index.
 // The run must exist.
 func (s *Store) PutStep(st Step) error {
-	_, err := s.db.Exec(`INSERT INTO steps
+	_, err := s.exec(`INSERT INTO steps
 		(run_id, idx, server, label, status, summary, started_ns, finished_ns)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (run_id, idx) DO UPDATE SET
@@ -245,7 +243,7 @@ func (s *Store) PutStep(st Step) error {
 // Steps returns the steps of run runID ordered by Index.
 func (s *Store) Steps(runID int64) ([]Step, error) {
 	fail := func(err error) ([]Step, error) { return nil, fmt.Errorf("state: read steps of run %d: %w", runID, err) }
-	rows, err := s.db.Query(`SELECT run_id, idx, server, label, status, summary, started_ns, finished_ns
+	rows, err := s.query(`SELECT run_id, idx, server, label, status, summary, started_ns, finished_ns
 		FROM steps WHERE run_id = ? ORDER BY idx`, runID)
 	if err != nil {
 		return fail(err)

@@ -18,7 +18,7 @@ type SampleSet struct {
 // PutSamples stores a set of samples, replacing one of the same run, step
 // and kind.
 func (s *Store) PutSamples(set SampleSet) error {
-	if _, err := s.db.Exec(`INSERT INTO samples (run_id, step, kind, data) VALUES (?, ?, ?, ?)
+	if _, err := s.exec(`INSERT INTO samples (run_id, step, kind, data) VALUES (?, ?, ?, ?)
 		ON CONFLICT (run_id, step, kind) DO UPDATE SET data = excluded.data`, set.RunID, set.Step, set.Kind, string(set.Data)); err != nil {
 		return fmt.Errorf("state: put samples %q of run %d step %d: %w", set.Kind, set.RunID, set.Step, err)
 	}
@@ -27,7 +27,7 @@ func (s *Store) PutSamples(set SampleSet) error {
 
 // Samples returns the sample sets of a run, ordered by step and kind.
 func (s *Store) Samples(runID int64) ([]SampleSet, error) {
-	rows, err := s.db.Query("SELECT run_id, step, kind, data FROM samples WHERE run_id = ? ORDER BY step, kind", runID)
+	rows, err := s.query("SELECT run_id, step, kind, data FROM samples WHERE run_id = ? ORDER BY step, kind", runID)
 	if err != nil {
 		return nil, fmt.Errorf("state: read samples of run %d: %w", runID, err)
 	}

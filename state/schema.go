@@ -16,7 +16,7 @@ import (
 type migration struct {
 	// name says what the step does; it appears in errors.
 	name string
-	up   func(tx *sql.Tx) error
+	up   func(tx *txn) error
 }
 
 // migrations is the schema, oldest step first; len(migrations) is the
@@ -35,7 +35,7 @@ var migrations = []migration{
 // the server's own count of the thinking.
 // Records stored before read as requests without reasoning whose answer
 // was never timed: zero and empty.
-func migrateReasoning(tx *sql.Tx) error {
+func migrateReasoning(tx *txn) error {
 	_, err := tx.Exec(`
 ALTER TABLE records ADD COLUMN ttfc_ns          INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE records ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0;
@@ -48,7 +48,7 @@ ALTER TABLE records ADD COLUMN usage_reasoning_tokens INTEGER NOT NULL DEFAULT 0
 
 // migrateOutcome adds what a run concluded beyond its steps, such as the
 // capacity a search found for each server; NULL for runs before.
-func migrateOutcome(tx *sql.Tx) error {
+func migrateOutcome(tx *txn) error {
 	_, err := tx.Exec(`ALTER TABLE runs ADD COLUMN outcome TEXT; -- JSON`)
 	return err
 }
@@ -56,7 +56,7 @@ func migrateOutcome(tx *sql.Tx) error {
 // migrateMaxTokens adds the output limit a request was sent with, so that
 // a server that ignored it shows in every record; 0 for records stored
 // before.
-func migrateMaxTokens(tx *sql.Tx) error {
+func migrateMaxTokens(tx *txn) error {
 	_, err := tx.Exec(`ALTER TABLE records ADD COLUMN max_tokens INTEGER NOT NULL DEFAULT 0;`)
 	return err
 }
@@ -64,7 +64,7 @@ func migrateMaxTokens(tx *sql.Tx) error {
 // migrateSamples adds telemetry samples: a GPU snapshot at idle, and the
 // server-metrics and GPU samples taken during each step, kept so that a
 // later results can show them.
-func migrateSamples(tx *sql.Tx) error {
+func migrateSamples(tx *txn) error {
 	_, err := tx.Exec(`
 CREATE TABLE samples (
 	run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
@@ -79,7 +79,7 @@ CREATE TABLE samples (
 
 // migrateChunkTokens adds what a request record learns from servers that
 // report a running token count per chunk, and the client's own lag.
-func migrateChunkTokens(tx *sql.Tx) error {
+func migrateChunkTokens(tx *txn) error {
 	_, err := tx.Exec(`
 ALTER TABLE records ADD COLUMN lag_ns       INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE records ADD COLUMN token_events INTEGER NOT NULL DEFAULT 0;
@@ -94,7 +94,7 @@ ALTER TABLE records ADD COLUMN chunk_tokens BLOB;
 //
 // Times are *_ns columns of nanoseconds since the Unix epoch (NULL for
 // none), durations *_ns columns of nanoseconds, JSON values TEXT.
-func migrateInitial(tx *sql.Tx) error {
+func migrateInitial(tx *txn) error {
 	const schema = `
 CREATE TABLE meta (
 	key   TEXT PRIMARY KEY,
@@ -193,10 +193,11 @@ CREATE TABLE records (
 // are repeated under the write lock, as another process may have
 // initialised or upgraded the file since it was inspected.
 func migrate(db *sql.DB, migs []migration) error {
-	tx, err := db.Begin()
+	sqlTx, err := db.Begin()
 	if err != nil {
 		return classify(err)
 	}
+	tx := &txn{Tx: sqlTx, d: sqliteDialect{}}
 	defer tx.Rollback()
 	version, err := checkIdentity(tx, len(migs))
 	if err != nil {

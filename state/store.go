@@ -1,6 +1,7 @@
 package state
 
 import (
+	"context"
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
@@ -41,6 +42,10 @@ type Store struct {
 	// transaction is open on it: the statement would wait for the only
 	// connection forever.
 	db *sql.DB
+	// d is the SQL dialect of db's database.
+	d dialect
+	// pg is set for a state in PostgreSQL.
+	pg *pgState
 }
 
 // Open opens the state file at path, creating it (and only it, not
@@ -96,7 +101,7 @@ func OpenReadOnly(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", path, classify(err))
 	}
-	return &Store{path: path, db: db}, nil
+	return &Store{path: path, db: db, d: sqliteDialect{}}, nil
 }
 
 // openReading opens path with the given DSN parameters and returns its
@@ -166,7 +171,7 @@ func openWith(path string, migs []migration) (*Store, error) {
 	db.SetMaxIdleConns(1)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
-	s := &Store{path: path, db: db}
+	s := &Store{path: path, db: db, d: sqliteDialect{}}
 
 	if version < len(migs) {
 		if err := migrate(db, migs); err != nil {
@@ -375,7 +380,7 @@ func quickCheck(q querier) error {
 // A saved plan records it and is refused when it has changed.
 func (s *Store) Serial() (int64, error) {
 	var n int64
-	if err := s.db.QueryRow("SELECT value FROM meta WHERE key = 'serial'").Scan(&n); err != nil {
+	if err := s.queryRow("SELECT value FROM meta WHERE key = 'serial'").Scan(&n); err != nil {
 		return 0, fmt.Errorf("state: read serial: %w", err)
 	}
 	return n, nil
@@ -387,7 +392,7 @@ func (s *Store) Serial() (int64, error) {
 // serial alone.
 func (s *Store) Lineage() (string, error) {
 	var l string
-	if err := s.db.QueryRow("SELECT value FROM meta WHERE key = 'lineage'").Scan(&l); err != nil {
+	if err := s.queryRow("SELECT value FROM meta WHERE key = 'lineage'").Scan(&l); err != nil {
 		return "", fmt.Errorf("state: read lineage: %w", err)
 	}
 	return l, nil
@@ -395,8 +400,8 @@ func (s *Store) Lineage() (string, error) {
 
 // bumpSerial increments the serial inside tx, so the change and the new
 // serial commit together.
-func bumpSerial(tx *sql.Tx) error {
-	res, err := tx.Exec("UPDATE meta SET value = value + 1 WHERE key = 'serial'")
+func bumpSerial(tx *txn) error {
+	res, err := tx.Exec("UPDATE meta SET value = " + tx.d.incremented("value") + " WHERE key = 'serial'")
 	if err != nil {
 		return fmt.Errorf("bump serial: %w", err)
 	}
@@ -409,7 +414,7 @@ func bumpSerial(tx *sql.Tx) error {
 // SetOutputs replaces all outputs with outputs, whose values are JSON text.
 func (s *Store) SetOutputs(outputs map[string][]byte) error {
 	fail := func(err error) error { return fmt.Errorf("state: set outputs: %w", err) }
-	tx, err := s.db.Begin()
+	tx, err := s.begin(context.Background())
 	if err != nil {
 		return fail(err)
 	}
@@ -435,7 +440,7 @@ func (s *Store) SetOutputs(outputs map[string][]byte) error {
 // there are none.
 func (s *Store) Outputs() (map[string][]byte, error) {
 	fail := func(err error) (map[string][]byte, error) { return nil, fmt.Errorf("state: read outputs: %w", err) }
-	rows, err := s.db.Query("SELECT name, value FROM outputs")
+	rows, err := s.query("SELECT name, value FROM outputs")
 	if err != nil {
 		return fail(err)
 	}

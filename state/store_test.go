@@ -318,7 +318,7 @@ func dirNames(t *testing.T, dir string) []string {
 }
 
 // v2 is a second schema step as a later binary might add one.
-var v2 = migration{name: "resource notes", up: func(tx *sql.Tx) error {
+var v2 = migration{name: "resource notes", up: func(tx *txn) error {
 	_, err := tx.Exec(`ALTER TABLE resources ADD COLUMN note TEXT NOT NULL DEFAULT '';
 		CREATE TABLE samples (run_id INTEGER NOT NULL REFERENCES runs (id), value REAL)`)
 	return err
@@ -340,7 +340,7 @@ func TestMigrate(t *testing.T) {
 	old.Close()
 
 	// A failing step leaves the file exactly as it was.
-	broken := migration{name: "broken step", up: func(tx *sql.Tx) error {
+	broken := migration{name: "broken step", up: func(tx *txn) error {
 		if _, err := tx.Exec("CREATE TABLE half (a)"); err != nil {
 			return err
 		}

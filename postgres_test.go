@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// pgState returns the test server's URL and a workspace of the test's own,
+// dropped afterwards; without BENCHFORM_TEST_POSTGRES (set by .ci/run to a
+// throwaway server) the test is skipped.
+func pgState(t *testing.T) (string, string) {
+	t.Helper()
+	u := os.Getenv("BENCHFORM_TEST_POSTGRES")
+	if u == "" {
+		t.Skip("no PostgreSQL: set BENCHFORM_TEST_POSTGRES=postgres://user:password@127.0.0.1:PORT/db?sslmode=disable (.ci/postgres starts a throwaway server and prints one)")
+	}
+	ws := "cli_" + strings.ToLower(strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()))
+	if len(ws) > 40 {
+		ws = ws[:40]
+	}
+	drop := func() {
+		cfg, err := pgx.ParseConfig(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db := stdlib.OpenDB(*cfg)
+		defer db.Close()
+		if _, err := db.Exec("DROP SCHEMA IF EXISTS " + pgx.Identifier{"benchform_" + ws}.Sanitize() + " CASCADE"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	drop()
+	t.Cleanup(drop)
+	return u, ws
+}
+
+// password is the connection string's password, which must never show.
+func password(t *testing.T, u string) string {
+	t.Helper()
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := p.User.Password()
+	return pw
+}
+
+// TestPostgresApplyDestroy applies, applies again with nothing to change,
+// reads the results and destroys, with the state in PostgreSQL, and never
+// prints the connection's password.
+func TestPostgresApplyDestroy(t *testing.T) {
+	t.Parallel()
+	u, ws := pgState(t)
+	dir := configDir(t, fastHCL(t, quick))
+	var all bytes.Buffer
+	run := func(want int, args ...string) string {
+		t.Helper()
+		code, out, errOut := benchform(t, append([]string{"-state", u, "-workspace", ws}, args...)...)
+		all.WriteString(out + errOut)
+		if code != want {
+			t.Fatalf("%s: exit %d, want %d\n%s\n%s", strings.Join(args, " "), code, want, out, errOut)
+		}
+		return out
+	}
+	run(exitOK, "apply", "-auto-approve", dir)
+	if out := run(exitOK, "apply", "-auto-approve", dir); !strings.Contains(out, "No changes.") {
+		t.Errorf("second apply:\n%s", out)
+	}
+	if out := run(exitOK, "results"); !strings.Contains(out, "scenario.chat — run #1, completed") {
+		t.Errorf("results:\n%s", out)
+	}
+	run(exitOK, "destroy", "-auto-approve", dir)
+	if out := run(exitOK, "show"); !strings.Contains(out, "The state is empty.") {
+		t.Errorf("show after destroy:\n%s", out)
+	}
+	if pw := password(t, u); pw != "" && strings.Contains(all.String(), pw) {
+		t.Errorf("the password was printed:\n%s", all.String())
+	}
+	// The workspace is a state of its own: the default one knows nothing
+	// of it.
+	code, _, errOut := benchform(t, "-state", u, "-workspace", "never_used_ws", "results")
+	if code != exitError || !strings.Contains(errOut, "no state at") || strings.Contains(errOut, password(t, u)) {
+		t.Errorf("results of another workspace: %d %s", code, errOut)
+	}
+}
+
+// TestPostgresLockContention holds the lock in one process: a second
+// apply on the same workspace fails at once, naming the holder; once the
+// holder's session is killed the lock is free again.
+func TestPostgresLockContention(t *testing.T) {
+	t.Parallel()
+	u, ws := pgState(t)
+	dir := configDir(t, fastHCL(t, endless))
+	holder := process(t, "-state", u, "-workspace", ws, "apply", "-auto-approve", dir)
+	var holderOut syncBuffer
+	holder.Stdout, holder.Stderr = &holderOut, &holderOut
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		holder.Process.Kill()
+		holder.Wait()
+	}()
+	waitFor(t, 20*time.Second, func() bool { return strings.Contains(holderOut.String(), "concurrency=1:") })
+
+	code, out, errOut := benchform(t, "-state", u, "-workspace", ws, "plan", dir)
+	want := regexp.MustCompile(`state is locked: held by .+@.+ \(pid \d+\) for "apply" since .*, lock ID ([0-9a-f]+)`)
+	if code != exitError || !want.MatchString(strings.Join(strings.Fields(errOut), " ")) {
+		t.Fatalf("second plan: %d\n%s\n%s", code, out, errOut)
+	}
+	t.Logf("as printed: %s", strings.TrimSpace(errOut))
+
+	// force-unlock removes the row and ends the holder's session, which
+	// takes its advisory lock with it.
+	id := want.FindStringSubmatch(strings.Join(strings.Fields(errOut), " "))[1]
+	if code, out, errOut := benchform(t, "-state", u, "-workspace", ws, "force-unlock", "-force", id); code != exitOK {
+		t.Fatalf("force-unlock: %d\n%s\n%s", code, out, errOut)
+	}
+	holder.Process.Kill()
+	holder.Wait()
+	waitFor(t, 10*time.Second, func() bool {
+		code, _, _ := benchform(t, "-state", u, "-workspace", ws, "plan", dir)
+		return code == exitOK
+	})
+}

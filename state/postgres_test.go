@@ -1,0 +1,149 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// postgresURL is the PostgreSQL server the tests of the PostgreSQL backend
+// use, from BENCHFORM_TEST_POSTGRES (which .ci/run sets to a throwaway
+// cluster's); without it they are skipped.
+func postgresURL(t *testing.T) string {
+	t.Helper()
+	u := os.Getenv("BENCHFORM_TEST_POSTGRES")
+	if u == "" {
+		t.Skip("no PostgreSQL: set BENCHFORM_TEST_POSTGRES=postgres://user:password@127.0.0.1:PORT/db?sslmode=disable (.ci/postgres starts a throwaway server and prints one)")
+	}
+	return u
+}
+
+// pgWorkspace opens a workspace of its own for a test, and drops its
+// schema afterwards.
+func pgWorkspace(t *testing.T) (*Store, string, string) {
+	t.Helper()
+	u := postgresURL(t)
+	ws := "t" + strings.ToLower(newID()[:12])
+	s, err := OpenPostgres(context.Background(), u, ws, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.db.Exec("DROP SCHEMA " + s.pg.schema + " CASCADE")
+		s.Close()
+	})
+	return s, u, ws
+}
+
+// TestPostgresContract runs the storage contract against a PostgreSQL
+// workspace: what the SQLite file keeps, PostgreSQL keeps alike.
+func TestPostgresContract(t *testing.T) {
+	s, _, _ := pgWorkspace(t)
+	storeContract(t, s)
+}
+
+// TestSQLiteContract runs the same contract against a state file.
+func TestSQLiteContract(t *testing.T) {
+	storeContract(t, newStore(t))
+}
+
+// TestPostgresWorkspaces: two workspaces of one database hold separate
+// states, and a reader sees only its own.
+func TestPostgresWorkspaces(t *testing.T) {
+	a, u, _ := pgWorkspace(t)
+	b, _, wsB := pgWorkspace(t)
+	if err := a.PutResource(Resource{Address: "pod.a", Kind: "pod", Provider: "runpod", Status: StatusReady}); err != nil {
+		t.Fatal(err)
+	}
+	if rows, err := b.Resources(); err != nil || len(rows) != 0 {
+		t.Fatalf("workspace b sees %v, %v", rows, err)
+	}
+	ro, err := OpenPostgres(context.Background(), u, wsB, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	if rows, err := ro.Resources(); err != nil || len(rows) != 0 {
+		t.Errorf("read-only b sees %v, %v", rows, err)
+	}
+	if _, err := OpenPostgres(context.Background(), u, "never_made", true); err == nil || !strings.Contains(err.Error(), "no state at") {
+		t.Errorf("a workspace never written, read only: %v", err)
+	}
+}
+
+// TestPostgresLock: a second holder is refused at once, naming the first;
+// when the first's session dies, its advisory lock goes with it and the
+// next Lock takes over, reporting the lock it replaced.
+func TestPostgresLock(t *testing.T) {
+	a, u, ws := pgWorkspace(t)
+	b, err := OpenPostgres(context.Background(), u, ws, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	held, err := a.Lock(context.Background(), "apply", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.Lock(context.Background(), "destroy", 0)
+	var locked *LockedError
+	if !errors.As(err, &locked) || locked.Info.ID != held.Info.ID || locked.Info.Operation != "apply" {
+		t.Fatalf("second lock: %v", err)
+	}
+	// A wait for the lock ends when the holder lets go.
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		held.Unlock()
+	}()
+	waited, err := b.Lock(context.Background(), "destroy", 10*time.Second)
+	if err != nil {
+		t.Fatalf("waiting lock: %v", err)
+	}
+	if waited.Recovered != nil {
+		t.Errorf("a lock released properly was recovered: %+v", waited.Recovered)
+	}
+	// Kill the holder's session: the server releases its advisory lock.
+	var pid int
+	if err := waited.conn.QueryRowContext(context.Background(), "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.db.Exec("SELECT pg_terminate_backend($1)", pid); err != nil {
+		t.Fatal(err)
+	}
+	var taken *Lock
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if taken, err = a.Lock(context.Background(), "apply", 0); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("the lock of a dead session was not released: %v", err)
+	}
+	if taken.Recovered == nil || taken.Recovered.ID != waited.Info.ID {
+		t.Errorf("recovered %+v, want the dead session's lock %s", taken.Recovered, waited.Info.ID)
+	}
+	if err := taken.Unlock(); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestPostgresPasswordNeverShown: a connection that fails says where it
+// failed without the password.
+func TestPostgresPasswordNeverShown(t *testing.T) {
+	const pw = "hunter2-not-shown"
+	for _, u := range []string{
+		"postgres://someone:" + pw + "@127.0.0.1:1/db?sslmode=disable&connect_timeout=2",
+		"postgres://someone@127.0.0.1:1/db?sslmode=disable&password=" + pw,
+	} {
+		_, err := OpenPostgres(context.Background(), u, DefaultWorkspace, false)
+		if err == nil || strings.Contains(err.Error(), pw) {
+			t.Errorf("error %v", err)
+		}
+		if r := Redact(u); strings.Contains(r, pw) || !strings.Contains(r, "someone") {
+			t.Errorf("Redact(%q) = %q", u, r)
+		}
+	}
+}
