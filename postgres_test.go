@@ -131,3 +131,51 @@ func TestPostgresLockContention(t *testing.T) {
 		return code == exitOK
 	})
 }
+
+// TestPostgresMigrate copies a state file with its history into
+// PostgreSQL and back into a new file: results, with every request, read
+// the same from all three.
+func TestPostgresMigrate(t *testing.T) {
+	t.Parallel()
+	u, ws := pgState(t)
+	dir := configDir(t, fastHCL(t, quick))
+	if code, out, errOut := benchform(t, "apply", "-auto-approve", dir); code != exitOK {
+		t.Fatalf("apply: %d\n%s\n%s", code, out, errOut)
+	}
+	file := dir + "/benchform.db"
+	results := func(args ...string) string {
+		t.Helper()
+		var all strings.Builder
+		for _, format := range [][]string{{"results"}, {"results", "-format", "json", "-detailed"}} {
+			code, out, errOut := benchform(t, append(args, format...)...)
+			if code != exitOK {
+				t.Fatalf("%s: %d\n%s", strings.Join(append(args, format...), " "), code, errOut)
+			}
+			all.WriteString(out)
+		}
+		return all.String()
+	}
+	want := results("-state", file)
+	code, out, errOut := benchform(t, "-workspace", ws, "state", "migrate", "-state", file, "-to", u)
+	if code != exitOK || !strings.Contains(out, "the counts agree") || strings.Contains(out+errOut, password(t, u)) {
+		t.Fatalf("migrate to PostgreSQL: %d\n%s\n%s", code, out, errOut)
+	}
+	if got := results("-state", u, "-workspace", ws); got != want {
+		t.Errorf("results from PostgreSQL differ from the file's:\n%s\nwant\n%s", got, want)
+	}
+	// Into a workspace that holds a state already, nothing is copied.
+	if code, _, errOut := benchform(t, "-workspace", ws, "state", "migrate", "-state", file, "-to", u); code != exitError || !strings.Contains(errOut, "the destination is not empty") {
+		t.Errorf("migrate into a full workspace: %d %s", code, errOut)
+	}
+	back := t.TempDir() + "/back.db"
+	if code, out, errOut := benchform(t, "-state", u, "-workspace", ws, "state", "migrate", "-to", back); code != exitOK {
+		t.Fatalf("migrate back: %d\n%s\n%s", code, out, errOut)
+	}
+	if got := results("-state", back); got != want {
+		t.Errorf("results after the round trip differ:\n%s\nwant\n%s", got, want)
+	}
+	// Runs keep their numbers, and the next one follows them.
+	if code, out, errOut := benchform(t, "-state", u, "-workspace", ws, "apply", "-auto-approve", "-replace", "scenario.chat", dir); code != exitOK || !strings.Contains(out, "run #2") {
+		t.Errorf("apply after the migration: %d\n%s\n%s", code, out, errOut)
+	}
+}

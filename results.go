@@ -173,22 +173,38 @@ func (c *cli) showJSON(rows []state.Resource, outputs map[string][]byte, latest 
 
 func (c *cli) state(args []string) int {
 	if len(args) == 0 {
-		return c.errorf("state needs a subcommand: list, show ADDR or rm ADDR")
+		return c.errorf("state needs a subcommand: list, show ADDR, rm ADDR or migrate -to LOCATION")
 	}
 	sub, args := args[0], args[1:]
-	fs := c.newFlagSet("state "+sub, "state list|show ADDR|rm ADDR [options]")
+	fs := c.newFlagSet("state "+sub, "state list|show ADDR|rm ADDR|migrate -to LOCATION [options]")
 	stateFlag := fs.String("state", "", "state file (default: benchform.db)")
 	lockTimeout := fs.Duration("lock-timeout", 0, "wait this long for the state lock (rm only)")
+	to := fs.String("to", "", "migrate only: the state to copy into, a file or a postgres:// URL; it must be empty")
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return flagExit(err)
 	}
-	store, ok := c.openState(*stateFlag, sub == "rm")
+	store, ok := c.openState(*stateFlag, sub == "rm" || sub == "migrate")
 	if !ok {
 		return exitError
 	}
 	defer store.Close()
 	switch sub {
+	case "migrate":
+		if *to == "" {
+			return c.errorf("state migrate needs -to: the file or postgres:// URL to copy the state into")
+		}
+		dst, err := c.openStore(*to, false)
+		if err != nil {
+			return c.errorf("%s", err)
+		}
+		defer dst.Close()
+		counts, err := store.CopyTo(context.Background(), dst)
+		if err != nil {
+			return c.errorf("%s", err)
+		}
+		fmt.Fprintf(c.stdout, "Copied %s from %s to %s; the counts agree.\n", counts, store.Path(), dst.Path())
+		return exitOK
 	case "list":
 		rows, err := store.Resources()
 		if err != nil {

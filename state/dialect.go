@@ -15,6 +15,8 @@ type dialect interface {
 	rebind(query string) string
 	// incremented is column plus one, for the serial kept in meta.
 	incremented(column string) string
+	// serialValue is the serial as meta keeps it.
+	serialValue(n int64) any
 }
 
 // sqliteDialect is SQLite's, the SQL as written.
@@ -22,6 +24,7 @@ type sqliteDialect struct{}
 
 func (sqliteDialect) rebind(q string) string           { return q }
 func (sqliteDialect) incremented(column string) string { return column + " + 1" }
+func (sqliteDialect) serialValue(n int64) any          { return n }
 
 // postgresDialect is PostgreSQL's: numbered placeholders, and meta's
 // values are text.
@@ -45,6 +48,8 @@ func (postgresDialect) rebind(q string) string {
 	}
 	return b.String()
 }
+
+func (postgresDialect) serialValue(n int64) any { return strconv.FormatInt(n, 10) }
 
 func (postgresDialect) incremented(column string) string {
 	return "(" + column + "::bigint + 1)::text"

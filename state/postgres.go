@@ -419,3 +419,26 @@ func (s *Store) writeLock(ctx context.Context, info LockInfo, start uint64) erro
 	}
 	return tx.Commit()
 }
+
+// pgCopy writes rows into table by COPY in one transaction of its own, on
+// the driver's own connection, which database/sql does not expose COPY on.
+func (s *Store) pgCopy(table string, columns []string, rows [][]any) error {
+	ctx := context.Background()
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return conn.Raw(func(driverConn any) error {
+		c := driverConn.(*stdlib.Conn).Conn()
+		tx, err := c.Begin(ctx)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{table}, columns, pgx.CopyFromRows(rows)); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	})
+}

@@ -12,7 +12,7 @@ import (
 // postgresURL is the PostgreSQL server the tests of the PostgreSQL backend
 // use, from BENCHFORM_TEST_POSTGRES (which .ci/run sets to a throwaway
 // cluster's); without it they are skipped.
-func postgresURL(t *testing.T) string {
+func postgresURL(t testing.TB) string {
 	t.Helper()
 	u := os.Getenv("BENCHFORM_TEST_POSTGRES")
 	if u == "" {
@@ -23,7 +23,7 @@ func postgresURL(t *testing.T) string {
 
 // pgWorkspace opens a workspace of its own for a test, and drops its
 // schema afterwards.
-func pgWorkspace(t *testing.T) (*Store, string, string) {
+func pgWorkspace(t testing.TB) (*Store, string, string) {
 	t.Helper()
 	u := postgresURL(t)
 	ws := "t" + strings.ToLower(newID()[:12])
@@ -146,4 +146,11 @@ func TestPostgresPasswordNeverShown(t *testing.T) {
 			t.Errorf("Redact(%q) = %q", u, r)
 		}
 	}
+}
+
+// BenchmarkInsertRecordsPostgres stores batches of 10,000 records of 200
+// gaps in PostgreSQL, as BenchmarkInsertRecords does in a file.
+func BenchmarkInsertRecordsPostgres(b *testing.B) {
+	s, _, _ := pgWorkspace(b)
+	benchmarkInsert(b, s)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 )
 
@@ -59,53 +60,85 @@ type RequestRecord struct {
 	Error           string
 }
 
+// recordColumns are the columns of a request record, in the order
+// recordValues gives them.
+var recordColumns = []string{"run_id", "step", "seq", "request_id", "warmup", "start_ns", "queue_ns", "ttft_ns", "e2el_ns", "gaps",
+	"prompt_tokens", "output_tokens", "token_source", "http_status", "error",
+	"lag_ns", "token_events", "usage_tokens", "chunk_tokens", "max_tokens",
+	"ttfc_ns", "reasoning_tokens", "answer_tokens", "reasoning_source", "usage_reasoning_tokens"}
+
+// recordValues are a record's column values, its packed gaps and token
+// counts NULL when it has none. They are packed into gapBuf and tokBuf,
+// which a caller that binds a row before packing the next can reuse.
+func recordValues(r *RequestRecord, gapBuf, tokBuf *[]byte) ([]any, error) {
+	var err error
+	*gapBuf, err = appendGaps((*gapBuf)[:0], r.Gaps)
+	if err != nil {
+		return nil, fmt.Errorf("run %d step %d seq %d: %w", r.RunID, r.Step, r.Seq, err)
+	}
+	var gaps any
+	if len(*gapBuf) > 0 {
+		gaps = *gapBuf
+	}
+	var chunkTokens any
+	if r.ChunkTokens != nil {
+		*tokBuf = (*tokBuf)[:0]
+		for _, n := range r.ChunkTokens {
+			*tokBuf = binary.AppendUvarint(*tokBuf, uint64(n))
+		}
+		chunkTokens = *tokBuf
+	}
+	return []any{r.RunID, r.Step, r.Seq, r.RequestID, r.Warmup,
+		int64(r.Start), int64(r.QueueTime), int64(r.TTFT), int64(r.E2EL), gaps,
+		r.PromptTokens, r.OutputTokens, r.TokenSource, r.HTTPStatus, r.Error,
+		int64(r.Lag), r.TokenEvents, r.UsageTokens, chunkTokens, r.MaxTokens,
+		int64(r.TTFC), r.ReasoningTokens, r.AnswerTokens, r.ReasoningSource, r.UsageReasoningTokens}, nil
+}
+
 // InsertRecords stores recs in one transaction: all of them or, on error,
-// none. Their runs must exist.
+// none. Their runs must exist. PostgreSQL takes them by COPY, one round
+// trip for the batch.
 func (s *Store) InsertRecords(recs []RequestRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	fail := func(err error) error { return fmt.Errorf("state: insert records: %w", err) }
+	if s.pg != nil {
+		// COPY holds every row until it sends them: each its own buffers.
+		rows := make([][]any, len(recs))
+		for i := range recs {
+			var gapBuf, tokBuf []byte
+			v, err := recordValues(&recs[i], &gapBuf, &tokBuf)
+			if err != nil {
+				return fail(err)
+			}
+			rows[i] = v
+		}
+		if err := s.pgCopy("records", recordColumns, rows); err != nil {
+			return fail(err)
+		}
+		return nil
+	}
 	tx, err := s.begin(context.Background())
 	if err != nil {
 		return fail(err)
 	}
 	defer tx.Rollback()
-	stmt, err := tx.Prepare(`INSERT INTO records
-		(run_id, step, seq, request_id, warmup, start_ns, queue_ns, ttft_ns, e2el_ns, gaps,
-		 prompt_tokens, output_tokens, token_source, http_status, error,
-		 lag_ns, token_events, usage_tokens, chunk_tokens, max_tokens,
-		 ttfc_ns, reasoning_tokens, answer_tokens, reasoning_source, usage_reasoning_tokens)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+	stmt, err := tx.Prepare("INSERT INTO records (" + strings.Join(recordColumns, ", ") + ") VALUES (?" + strings.Repeat(", ?", len(recordColumns)-1) + ")")
 	if err != nil {
 		return fail(err)
 	}
 	defer stmt.Close()
-	// The driver copies a bound blob, so one buffer serves every record.
-	var buf, tokBuf []byte
+	// The driver copies a bound blob, so one pair of buffers serves every
+	// record.
+	var gapBuf, tokBuf []byte
 	for i := range recs {
-		r := &recs[i]
-		buf, err = appendGaps(buf[:0], r.Gaps)
+		v, err := recordValues(&recs[i], &gapBuf, &tokBuf)
 		if err != nil {
-			return fail(fmt.Errorf("run %d step %d seq %d: %w", r.RunID, r.Step, r.Seq, err))
+			return fail(err)
 		}
-		var gaps any // NULL when there are no gaps
-		if len(buf) > 0 {
-			gaps = buf
-		}
-		var chunkTokens any // NULL when not known
-		if r.ChunkTokens != nil {
-			tokBuf = tokBuf[:0]
-			for _, n := range r.ChunkTokens {
-				tokBuf = binary.AppendUvarint(tokBuf, uint64(n))
-			}
-			chunkTokens = tokBuf
-		}
-		if _, err := stmt.Exec(r.RunID, r.Step, r.Seq, r.RequestID, r.Warmup,
-			int64(r.Start), int64(r.QueueTime), int64(r.TTFT), int64(r.E2EL), gaps,
-			r.PromptTokens, r.OutputTokens, r.TokenSource, r.HTTPStatus, r.Error,
-			int64(r.Lag), r.TokenEvents, r.UsageTokens, chunkTokens, r.MaxTokens,
-			int64(r.TTFC), r.ReasoningTokens, r.AnswerTokens, r.ReasoningSource, r.UsageReasoningTokens); err != nil {
+		if _, err := stmt.Exec(v...); err != nil {
+			r := &recs[i]
 			return fail(fmt.Errorf("run %d step %d seq %d: %w", r.RunID, r.Step, r.Seq, err))
 		}
 	}

@@ -209,6 +209,10 @@ func BenchmarkInsertRecords(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
+	benchmarkInsert(b, s)
+}
+
+func benchmarkInsert(b *testing.B, s *Store) {
 	run, err := s.BeginRun(Run{Scenario: "bench"})
 	if err != nil {
 		b.Fatal(err)
