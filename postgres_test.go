@@ -179,3 +179,20 @@ func TestPostgresMigrate(t *testing.T) {
 		t.Errorf("apply after the migration: %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// TestPostgresPasswordFromEnvironment: with the password in PGPASSWORD,
+// as libpq users keep it, the URL needs none.
+func TestPostgresPasswordFromEnvironment(t *testing.T) {
+	u, ws := pgState(t)
+	p, err := url.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := p.User.Password()
+	p.User = url.User(p.User.Username())
+	t.Setenv("PGPASSWORD", pw)
+	dir := configDir(t, fastHCL(t, quick))
+	if code, out, errOut := benchform(t, "-state", p.String(), "-workspace", ws, "apply", "-auto-approve", dir); code != exitOK {
+		t.Fatalf("apply with PGPASSWORD: %d\n%s\n%s", code, out, errOut)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -488,4 +489,47 @@ func FuzzChunkDecoder(f *testing.F) {
 			}
 		}
 	})
+}
+
+// stampedEvents delivers one event per read, each read stamped by the
+// kernel at the given instant, as a kernelConn would.
+type stampedEvents struct {
+	eventReader
+	stamps []int64
+	last   int64
+}
+
+func (s *stampedEvents) Read(p []byte) (int, error) {
+	if s.cur == "" && len(s.stamps) > 0 {
+		s.last, s.stamps = s.stamps[0], s.stamps[1:]
+	}
+	return s.eventReader.Read(p)
+}
+
+func (s *stampedEvents) ReceivedNano() int64 { return s.last }
+
+// TestKernelStampsNeverGoBack: a read the kernel stamped a little before
+// the read that returned earlier bytes takes the earlier stamp, so that no
+// gap between events is negative.
+func TestKernelStampsNeverGoBack(t *testing.T) {
+	src := &stampedEvents{
+		eventReader: eventReader{events: []string{"data: 1\n\n", "data: 2\n\n", "data: 3\n\n", "data: 4\n\n"}},
+		stamps:      []int64{1_000_000, 2_000_000, 1_984_296, 3_000_000},
+	}
+	r := newSSEReader(src, 4096)
+	r.src.rx = src
+	var got []int64
+	for {
+		_, at, err := r.next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, at.UnixNano())
+	}
+	if want := []int64{1_000_000, 2_000_000, 2_000_000, 3_000_000}; !slices.Equal(got, want) {
+		t.Errorf("event times %v, want %v", got, want)
+	}
 }
