@@ -196,3 +196,66 @@ func TestPostgresPasswordFromEnvironment(t *testing.T) {
 		t.Fatalf("apply with PGPASSWORD: %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// TestPostgresConnectionDropped ends every database session of an apply
+// while its scenario runs, as a restarted server or a network blip would:
+// the apply takes its lock again, writes on, and completes, its results
+// whole.
+func TestPostgresConnectionDropped(t *testing.T) {
+	t.Parallel()
+	u, ws := pgState(t)
+	dir := configDir(t, `
+server "sim" {
+  engine = "simulated"
+  model  = "tiny"
+  simulate {
+    ttft = "1ms"
+    itl  = "1ms"
+  }
+}
+
+scenario "chat" {
+  server     = server.sim
+  max_tokens = 8
+  dataset {
+    kind         = "synthetic"
+    input_tokens = 8
+  }
+  load {
+    concurrency = [1, 2, 4]
+    duration    = "1s"
+  }
+}
+`)
+	apply := process(t, "-state", u, "-workspace", ws, "apply", "-auto-approve", dir)
+	var out syncBuffer
+	apply.Stdout, apply.Stderr = &out, &out
+	if err := apply.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		apply.Process.Kill()
+		apply.Wait()
+	}()
+	waitFor(t, 20*time.Second, func() bool { return strings.Contains(out.String(), "concurrency=2:") })
+	cfg, err := pgx.ParseConfig(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	var ended int
+	if err := db.QueryRow("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = $1", "benchform "+ws).Scan(&ended); err != nil || ended == 0 {
+		t.Fatalf("end the apply's sessions: %d, %v", ended, err)
+	}
+	if err := apply.Wait(); err != nil {
+		t.Fatalf("apply after its sessions ended: %v\n%s", err, out.String())
+	}
+	code, js, errOut := benchform(t, "-state", u, "-workspace", ws, "results", "-format", "json")
+	if code != exitOK || strings.Count(js, `"label": "concurrency=`) != 3 || !strings.Contains(js, `"status": "completed"`) {
+		t.Errorf("results after the sessions ended: %d\n%s\n%s", code, js, errOut)
+	}
+	if strings.Contains(out.String(), "Error") {
+		t.Errorf("the apply reported an error:\n%s", out.String())
+	}
+}

@@ -55,8 +55,26 @@ func (postgresDialect) incremented(column string) string {
 	return "(" + column + "::bigint + 1)::text"
 }
 
+// exec runs a statement that writes; on PostgreSQL it waits out a lost
+// connection. After the state lock was lost it writes nothing.
 func (s *Store) exec(q string, args ...any) (sql.Result, error) {
-	return s.db.Exec(s.d.rebind(q), args...)
+	if err := s.writable(); err != nil {
+		return nil, err
+	}
+	var res sql.Result
+	err := s.retrying(func() (err error) {
+		res, err = s.db.Exec(s.d.rebind(q), args...)
+		return err
+	})
+	return res, err
+}
+
+// writable is nil unless the state lock was lost, and then says why.
+func (s *Store) writable() error {
+	if p := s.lost.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 func (s *Store) query(q string, args ...any) (*sql.Rows, error) {
@@ -69,7 +87,14 @@ func (s *Store) queryRow(q string, args ...any) *sql.Row {
 
 // begin starts a transaction whose statements are rebound as the Store's.
 func (s *Store) begin(ctx context.Context) (*txn, error) {
-	tx, err := s.db.BeginTx(ctx, nil)
+	if err := s.writable(); err != nil {
+		return nil, err
+	}
+	var tx *sql.Tx
+	err := s.retrying(func() (err error) {
+		tx, err = s.db.BeginTx(ctx, nil)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

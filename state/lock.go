@@ -49,8 +49,10 @@ type Lock struct {
 	s        *Store
 	mu       sync.Mutex
 	released bool
-	// conn, on PostgreSQL, is the session that holds the advisory lock.
-	conn *sql.Conn
+	// conn, on PostgreSQL, is the session that holds the advisory lock,
+	// which stopKeeper stops watching.
+	conn       *sql.Conn
+	stopKeeper func()
 }
 
 // Bounds of the wait between attempts of a Lock with a timeout: short at
@@ -212,7 +214,9 @@ func (l *Lock) Unlock() error {
 	if l.released {
 		return nil
 	}
-	res, err := l.s.exec("DELETE FROM lock WHERE lock_id = ?", l.Info.ID)
+	// Straight to the database: a lock lost, the state is not written,
+	// but this holder's own row may still go.
+	res, err := l.s.db.Exec(l.s.d.rebind("DELETE FROM lock WHERE lock_id = ?"), l.Info.ID)
 	if err != nil {
 		return fmt.Errorf("state: unlock %s: %w", l.Info.ID, err)
 	}

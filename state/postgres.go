@@ -2,15 +2,20 @@ package state
 
 import (
 	"context"
+	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
+	"net"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
@@ -210,7 +215,9 @@ func openPostgresWith(ctx context.Context, connString, workspace string, readOnl
 	// Every statement names its tables unqualified; the search path makes
 	// them the workspace's.
 	cfg.RuntimeParams["search_path"] = schema
-	cfg.RuntimeParams["application_name"] = "benchform"
+	// The workspace in the name tells an operator's pg_stat_activity whose
+	// sessions these are.
+	cfg.RuntimeParams["application_name"] = "benchform " + workspace
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(8)
 	db.SetConnMaxIdleTime(time.Minute)
@@ -354,13 +361,8 @@ func redactError(err error, connString string) error {
 // row beside it says who holds it; a row whose session is gone is
 // replaced and reported in Lock.Recovered.
 func (s *Store) pgTryLock(ctx context.Context, operation string) (*Lock, *LockInfo, error) {
-	conn, err := s.db.Conn(ctx)
+	conn, got, err := s.pgTakeAdvisory(ctx)
 	if err != nil {
-		return nil, nil, err
-	}
-	var got bool
-	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", s.pg.key).Scan(&got); err != nil {
-		conn.Close()
 		return nil, nil, err
 	}
 	if !got {
@@ -379,7 +381,9 @@ func (s *Store) pgTryLock(ctx context.Context, operation string) (*Lock, *LockIn
 	if err == nil {
 		info, start := newLockInfo(operation)
 		if err = s.writeLock(ctx, info, start); err == nil {
-			return &Lock{Info: info, Recovered: recovered, s: s, conn: conn}, nil, nil
+			l := &Lock{Info: info, Recovered: recovered, s: s, conn: conn}
+			l.keep()
+			return l, nil, nil
 		}
 	}
 	conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", s.pg.key)
@@ -387,14 +391,121 @@ func (s *Store) pgTryLock(ctx context.Context, operation string) (*Lock, *LockIn
 	return nil, nil, err
 }
 
-// pgUnlock releases the advisory lock and the connection that held it.
+// Timing of the lock's keeper: how often it checks that the session
+// holding the advisory lock lives, and how long it tries to take the lock
+// again once that session is gone.
+var (
+	lockCheckEvery = time.Second
+	lockRegainFor  = 30 * time.Second
+)
+
+// keep watches the session that holds the advisory lock. A session that
+// dies (a restarted server, a dropped connection, an administrator) takes
+// the lock with it, and another process could then take it mid-apply: the
+// keeper takes it again on a new connection as soon as it can and, if
+// another process got it first or it cannot within lockRegainFor, marks
+// the lock lost, which fails every later write to the state.
+func (l *Lock) keep() {
+	done := make(chan struct{})
+	l.stopKeeper = func() { close(done) }
+	go func() {
+		t := time.NewTicker(lockCheckEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			l.mu.Lock()
+			conn := l.conn
+			l.mu.Unlock()
+			if conn.PingContext(context.Background()) == nil {
+				continue
+			}
+			select {
+			case <-done: // released meanwhile
+				return
+			default:
+			}
+			if err := l.regain(done); err != nil {
+				l.s.lost.Store(&err)
+				return
+			}
+		}
+	}()
+}
+
+// regain takes the lock again on a new connection, retrying until
+// lockRegainFor passes; the lock row must still name this holder.
+func (l *Lock) regain(done chan struct{}) error {
+	deadline := time.Now().Add(lockRegainFor)
+	backoff := 100 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		conn, got, err := l.s.pgTakeAdvisory(ctx)
+		cancel()
+		if err == nil {
+			holder, _, rerr := readLock(l.s.db)
+			if got && rerr == nil && holder != nil && holder.ID == l.Info.ID {
+				l.mu.Lock()
+				old := l.conn
+				l.conn = conn
+				l.mu.Unlock()
+				old.Close()
+				return nil
+			}
+			if got {
+				conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", l.s.pg.key)
+			}
+			conn.Close()
+			who := "another process"
+			if holder != nil && holder.ID != l.Info.ID {
+				who = fmt.Sprintf("%s@%s (pid %d) for %q", holder.Who, holder.Host, holder.PID, holder.Operation)
+			}
+			return fmt.Errorf("the state lock %s was lost when its connection closed, and %s has taken it since: stopped, so that two operations do not change the state at once", l.Info.ID, who)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the state lock %s was lost when its connection closed, and the database has not answered for %s: %w", l.Info.ID, lockRegainFor, err)
+		}
+		select {
+		case <-done:
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// pgTakeAdvisory tries the workspace's advisory lock on a new connection,
+// which holds it when got is true.
+func (s *Store) pgTakeAdvisory(ctx context.Context) (*sql.Conn, bool, error) {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	var got bool
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", s.pg.key).Scan(&got); err != nil {
+		conn.Close()
+		return nil, false, err
+	}
+	return conn, got, nil
+}
+
+// pgUnlock stops the keeper and releases the advisory lock and the
+// connection that held it. A session that died took the lock with it.
 func (l *Lock) pgUnlock() error {
 	if l.conn == nil {
 		return nil
 	}
+	if l.stopKeeper != nil {
+		l.stopKeeper()
+	}
 	defer l.conn.Close()
-	_, err := l.conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", l.s.pg.key)
-	return err
+	if _, err := l.conn.ExecContext(context.Background(), "SELECT pg_advisory_unlock($1)", l.s.pg.key); err != nil && l.conn.PingContext(context.Background()) == nil {
+		return err
+	}
+	return nil
 }
 
 // pgTerminateHolder ends the session that holds the workspace's advisory
@@ -441,4 +552,72 @@ func (s *Store) pgCopy(table string, columns []string, rows [][]any) error {
 		}
 		return tx.Commit(ctx)
 	})
+}
+
+// How long a write to a PostgreSQL state waits for the database to answer
+// again after losing its connection, before the write fails.
+var reconnectFor = 30 * time.Second
+
+// retrying runs op again while it fails for a lost connection, with
+// backoff, for up to reconnectFor; then, or for any other error, it
+// returns op's error. Only statements that may run twice are retried:
+// upserts, and inserts whose key a second run would collide on.
+func (s *Store) retrying(op func() error) error {
+	err := op()
+	if s.pg == nil {
+		return err
+	}
+	deadline := time.Now().Add(reconnectFor)
+	backoff := 100 * time.Millisecond
+	for err != nil && connectionLost(err) && time.Now().Before(deadline) {
+		time.Sleep(backoff)
+		backoff = min(2*backoff, 2*time.Second)
+		err = op()
+	}
+	return err
+}
+
+// connectionLost reports whether err means the database could not be
+// reached or dropped the session, rather than refused the statement.
+func connectionLost(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		// Class 08 is connection exceptions; 57P01 to 57P03 a server
+		// shutting down or starting.
+		return strings.HasPrefix(pgErr.Code, "08") || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
+	}
+	var netErr net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.As(err, &netErr) || pgconn.SafeToRetry(err) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// pgCopyRecords copies a batch of records, waiting out a lost connection.
+// A COPY whose commit the lost connection did not confirm may have
+// committed: when trying it again finds its rows there, all of them, the
+// batch is stored.
+func (s *Store) pgCopyRecords(recs []RequestRecord, rows [][]any) error {
+	if err := s.writable(); err != nil {
+		return err
+	}
+	lost := false
+	return s.retrying(func() error {
+		err := s.pgCopy("records", recordColumns, rows)
+		var pgErr *pgconn.PgError
+		if lost && errors.As(err, &pgErr) && pgErr.Code == "23505" && s.pgHasRecords(recs) {
+			return nil
+		}
+		lost = lost || (err != nil && connectionLost(err))
+		return err
+	})
+}
+
+// pgHasRecords reports whether every record of a batch is stored.
+func (s *Store) pgHasRecords(recs []RequestRecord) bool {
+	runs, steps, seqs := make([]int64, len(recs)), make([]int32, len(recs)), make([]int32, len(recs))
+	for i, r := range recs {
+		runs[i], steps[i], seqs[i] = r.RunID, int32(r.Step), int32(r.Seq)
+	}
+	var n int
+	err := s.db.QueryRow(`SELECT count(*) FROM records JOIN unnest($1::bigint[], $2::int[], $3::int[]) AS k (run_id, step, seq)
+		USING (run_id, step, seq)`, runs, steps, seqs).Scan(&n)
+	return err == nil && n == len(recs)
 }

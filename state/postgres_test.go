@@ -154,3 +154,84 @@ func BenchmarkInsertRecordsPostgres(b *testing.B) {
 	s, _, _ := pgWorkspace(b)
 	benchmarkInsert(b, s)
 }
+
+// killLockSession ends the database session that holds l's advisory lock,
+// as a restarted server or a dropped connection would.
+func killLockSession(t *testing.T, s *Store, l *Lock) {
+	t.Helper()
+	l.mu.Lock()
+	conn := l.conn
+	l.mu.Unlock()
+	var pid int
+	if err := conn.QueryRowContext(context.Background(), "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.Exec("SELECT pg_terminate_backend($1)", pid); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPostgresLockRegained: when the session holding the lock dies and
+// nobody else takes the lock, the keeper takes it again, and the holder
+// goes on writing while others are still refused.
+func TestPostgresLockRegained(t *testing.T) {
+	defer func(d time.Duration) { lockCheckEvery = d }(lockCheckEvery)
+	lockCheckEvery = 50 * time.Millisecond
+	a, u, ws := pgWorkspace(t)
+	l, err := a.Lock(context.Background(), "apply", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	killLockSession(t, a, l)
+	time.Sleep(time.Second)
+	if err := a.PutResource(Resource{Address: "pod.a", Kind: "pod", Status: StatusReady}); err != nil {
+		t.Fatalf("a write after the lock was regained: %v", err)
+	}
+	b, err := OpenPostgres(context.Background(), u, ws, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	var locked *LockedError
+	if _, err := b.Lock(context.Background(), "apply", 0); !errors.As(err, &locked) || locked.Info.ID != l.Info.ID {
+		t.Errorf("another process's lock after the holder regained it: %v", err)
+	}
+}
+
+// TestPostgresLockLost: when another process takes the lock in the gap
+// after the holder's session died, the holder writes nothing more and
+// says why.
+func TestPostgresLockLost(t *testing.T) {
+	defer func(d time.Duration) { lockCheckEvery = d }(lockCheckEvery)
+	lockCheckEvery = 500 * time.Millisecond
+	a, u, ws := pgWorkspace(t)
+	l, err := a.Lock(context.Background(), "apply", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	b, err := OpenPostgres(context.Background(), u, ws, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	killLockSession(t, a, l)
+	var taken *Lock
+	for deadline := time.Now().Add(5 * time.Second); taken == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		taken, _ = b.Lock(context.Background(), "destroy", 0)
+	}
+	if taken == nil {
+		t.Fatal("the dead session's lock was not free")
+	}
+	defer taken.Unlock()
+	var werr error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if werr = a.PutResource(Resource{Address: "pod.a", Kind: "pod", Status: StatusReady}); werr != nil {
+			break
+		}
+	}
+	if werr == nil || !strings.Contains(werr.Error(), "has taken it since") {
+		t.Errorf("a write after the lock was lost: %v", werr)
+	}
+}

@@ -114,7 +114,7 @@ func (s *Store) InsertRecords(recs []RequestRecord) error {
 			}
 			rows[i] = v
 		}
-		if err := s.pgCopy("records", recordColumns, rows); err != nil {
+		if err := s.pgCopyRecords(recs, rows); err != nil {
 			return fail(err)
 		}
 		return nil

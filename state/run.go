@@ -61,6 +61,9 @@ func (s *Store) BeginRun(r Run) (int64, error) {
 	if r.StartedAt.IsZero() {
 		r.StartedAt = now()
 	}
+	if err := s.writable(); err != nil {
+		return fail(err)
+	}
 	// RETURNING, not LastInsertId, which PostgreSQL's driver lacks.
 	var id int64
 	err := s.queryRow(`INSERT INTO runs

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -46,6 +47,9 @@ type Store struct {
 	d dialect
 	// pg is set for a state in PostgreSQL.
 	pg *pgState
+	// lost holds why the state lock was lost, after which no write is
+	// made: another process may be changing the state.
+	lost atomic.Pointer[error]
 }
 
 // Open opens the state file at path, creating it (and only it, not
