@@ -171,6 +171,7 @@ func (c *cli) runOperation(op *operation) int {
 	if !ok {
 		return exitError
 	}
+	c.useStateBlock(cfg, op.dir)
 
 	statePath := c.stateFile(op.statePath, op.dir)
 	store, err := c.openStore(statePath, false)

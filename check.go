@@ -27,6 +27,7 @@ func (c *cli) check(args []string) int {
 	if len(cfg.Checks) == 0 {
 		return c.errorf("the configuration in %s declares no check", *dir)
 	}
+	c.useStateBlock(cfg, *dir)
 	ids, err := runNumbers(pos)
 	if err != nil {
 		return c.errorf("%s", err)

@@ -76,6 +76,9 @@ type cli struct {
 	// workspace is the PostgreSQL state's workspace: -workspace, else
 	// BENCHFORM_WORKSPACE, else the default.
 	workspace string
+	// blockState and blockSchema are what the configuration's state block
+	// says, when the command line and the environment say nothing.
+	blockState, blockSchema string
 	// ui, set by plan, apply and destroy under -json, takes every message
 	// that would otherwise be text on standard output or standard error.
 	ui *report.JSONUI
@@ -267,6 +270,8 @@ func (c *cli) stateFile(flagValue, dir string) string {
 		return c.statePath
 	case os.Getenv("BENCHFORM_STATE") != "":
 		return os.Getenv("BENCHFORM_STATE")
+	case c.blockState != "":
+		return c.blockState
 	default:
 		return filepath.Join(dir, "benchform.db")
 	}
@@ -280,12 +285,38 @@ func (c *cli) openStore(location string, readOnly bool) (*state.Store, error) {
 		if ws == "" {
 			ws = os.Getenv("BENCHFORM_WORKSPACE")
 		}
-		return state.OpenPostgres(context.Background(), location, ws, readOnly)
+		schema := state.DefaultSchema
+		if location == c.blockState && c.blockSchema != "" {
+			schema = c.blockSchema
+		}
+		return state.OpenPostgresIn(context.Background(), location, schema, ws, readOnly)
 	}
 	if readOnly {
 		return state.OpenReadOnly(location)
 	}
 	return state.Open(location)
+}
+
+// useStateBlock takes the state a configuration's state block names, a
+// file relative to the configuration or a PostgreSQL database, for when
+// neither -state nor BENCHFORM_STATE says.
+func (c *cli) useStateBlock(cfg *lang.Config, dir string) {
+	if cfg == nil {
+		return
+	}
+	spec, diags := cfg.State()
+	if diags.HasErrors() || spec == nil {
+		return
+	}
+	switch {
+	case spec.Backend == "postgres":
+		c.blockState, c.blockSchema = spec.Conn, spec.Schema
+	case spec.Path != "":
+		c.blockState = spec.Path
+		if !filepath.IsAbs(spec.Path) {
+			c.blockState = filepath.Join(dir, spec.Path)
+		}
+	}
 }
 
 // loadConfig loads a configuration directory and prints its diagnostics.

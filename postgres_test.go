@@ -26,20 +26,23 @@ func pgState(t *testing.T) (string, string) {
 	if len(ws) > 40 {
 		ws = ws[:40]
 	}
-	drop := func() {
-		cfg, err := pgx.ParseConfig(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		db := stdlib.OpenDB(*cfg)
-		defer db.Close()
-		if _, err := db.Exec("DROP SCHEMA IF EXISTS " + pgx.Identifier{"benchform_" + ws}.Sanitize() + " CASCADE"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	drop()
-	t.Cleanup(drop)
+	dropSchema(t, u, "benchform_"+ws)
+	t.Cleanup(func() { dropSchema(t, u, "benchform_"+ws) })
 	return u, ws
+}
+
+// dropSchema removes a schema of the test server and all it holds.
+func dropSchema(t *testing.T, u, schema string) {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	if _, err := db.Exec("DROP SCHEMA IF EXISTS " + pgx.Identifier{schema}.Sanitize() + " CASCADE"); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // password is the connection string's password, which must never show.

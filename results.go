@@ -59,6 +59,15 @@ func (c *cli) printOutputs(r *executor.Result) {
 // only reads it, which then works on a state it may not write. No command
 // that opens state this way creates one.
 func (c *cli) openState(flagValue string, write bool) (*state.Store, bool) {
+	if flagValue == "" && c.statePath == "" && os.Getenv("BENCHFORM_STATE") == "" && c.blockState == "" {
+		// The configuration here may say where its state lives; one
+		// that does not load says nothing.
+		if files, _ := lang.ConfigFiles("."); len(files) > 0 {
+			if cfg, diags := lang.Load(".", lang.LoadOptions{AllowUnset: true}); !diags.HasErrors() {
+				c.useStateBlock(cfg, ".")
+			}
+		}
+	}
 	path := c.stateFile(flagValue, ".")
 	var store *state.Store
 	var err error

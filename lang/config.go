@@ -30,6 +30,8 @@ type Config struct {
 	Outputs   map[string]*Output
 	// Checks are the check blocks, by name.
 	Checks map[string]*Check
+	// stateBlock is the state block, nil when there is none.
+	stateBlock *StateBlock
 
 	// pods, servers and scenarios are the blocks as declared, by name.
 	pods      map[string]*Pod
@@ -78,6 +80,7 @@ var topSchema = &hcl.BodySchema{
 		{Type: "scenario", LabelNames: []string{"name"}},
 		{Type: "output", LabelNames: []string{"name"}},
 		{Type: "check", LabelNames: []string{"name"}},
+		{Type: "state"},
 	},
 }
 
@@ -160,6 +163,8 @@ func Load(dir string, opts LoadOptions) (*Config, hcl.Diagnostics) {
 	// would only repeat ours.
 	diags = append(diags, dropCovered(cfg.validate(), d)...)
 	diags = append(diags, cfg.checkScenarioRefs()...)
+	_, d = cfg.State()
+	diags = append(diags, d...)
 	return cfg, diags
 }
 
@@ -307,6 +312,12 @@ func (c *Config) addBlock(b *hcl.Block) hcl.Diagnostics {
 		return addNamed(c.Outputs, b, decodeOutputBlock)
 	case "check":
 		return addNamed(c.Checks, b, decodeCheckBlock)
+	case "state":
+		if c.stateBlock != nil {
+			return hcl.Diagnostics{{Severity: hcl.DiagError, Summary: "Duplicate state block",
+				Detail: fmt.Sprintf("The state is already set at %s; a configuration has one state.", c.stateBlock.DeclRange), Subject: b.DefRange.Ptr()}}
+		}
+		c.stateBlock = decodeStateBlock(b)
 	}
 	return nil
 }

@@ -55,17 +55,26 @@ func Redact(location string) string {
 // workspaceName is what a workspace may be called: it names a schema.
 var workspaceName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,39}$`)
 
+// DefaultSchema is the PostgreSQL schema of the default workspace.
+const DefaultSchema = "benchform"
+
 // pgSchema is the PostgreSQL schema that holds a workspace's state: each
 // workspace is a schema of its own, so that two are as independent as two
-// state files.
-func pgSchema(workspace string) (string, error) {
+// state files; base, for the default workspace, and base_NAME for others.
+func pgSchema(base, workspace string) (string, error) {
+	if base == "" {
+		base = DefaultSchema
+	}
+	if !workspaceName.MatchString(base) {
+		return "", fmt.Errorf("schema %q: a schema name is a lower-case letter, then up to 39 lower-case letters, digits or underscores", base)
+	}
 	if workspace == "" || workspace == DefaultWorkspace {
-		return "benchform", nil
+		return base, nil
 	}
 	if !workspaceName.MatchString(workspace) {
 		return "", fmt.Errorf("workspace %q: a workspace name is a lower-case letter, then up to 39 lower-case letters, digits or underscores", workspace)
 	}
-	return "benchform_" + workspace, nil
+	return base + "_" + workspace, nil
 }
 
 // pgMigrations is the PostgreSQL schema, oldest step first, versioned as
@@ -192,12 +201,18 @@ CREATE TABLE samples (
 // older one in place. With readOnly nothing is created or migrated, and a
 // missing state is "no state".
 func OpenPostgres(ctx context.Context, connString, workspace string, readOnly bool) (*Store, error) {
-	return openPostgresWith(ctx, connString, workspace, readOnly, pgMigrations)
+	return openPostgresWith(ctx, connString, DefaultSchema, workspace, readOnly, pgMigrations)
 }
 
-func openPostgresWith(ctx context.Context, connString, workspace string, readOnly bool, migs []migration) (*Store, error) {
+// OpenPostgresIn is OpenPostgres with the default workspace's schema
+// named, as a configuration's state block may.
+func OpenPostgresIn(ctx context.Context, connString, schema, workspace string, readOnly bool) (*Store, error) {
+	return openPostgresWith(ctx, connString, schema, workspace, readOnly, pgMigrations)
+}
+
+func openPostgresWith(ctx context.Context, connString, base, workspace string, readOnly bool, migs []migration) (*Store, error) {
 	where := Redact(connString)
-	schema, err := pgSchema(workspace)
+	schema, err := pgSchema(base, workspace)
 	if err != nil {
 		return nil, fmt.Errorf("open state %s: %w", where, err)
 	}

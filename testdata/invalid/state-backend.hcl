@@ -1,0 +1,7 @@
+server "sim" {
+  engine = "simulated"
+}
+
+state {
+  backend = "mysql" # ERROR: Invalid state block
+}

@@ -1,0 +1,7 @@
+server "sim" {
+  engine = "simulated"
+}
+
+state { # ERROR: Invalid state block
+  backend = "postgres"
+}

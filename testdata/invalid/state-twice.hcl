@@ -1,0 +1,7 @@
+state {
+  backend = "sqlite"
+}
+
+state { # ERROR: Duplicate state block
+  backend = "sqlite"
+}
