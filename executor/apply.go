@@ -229,7 +229,13 @@ func (a *applier) create(c *Change) error {
 		row.Name = st.Name
 	}
 	a.scope.Set(c.Addr, obj)
-	return a.putObject(row, withExtras(obj, computed))
+	if err := a.putObject(row, withExtras(obj, computed)); err != nil {
+		// The object exists and may bill: say which, so that it is not
+		// forgotten while the state cannot be written.
+		return fmt.Errorf("%s was created as %s %q (name %s) but the state could not record it, so the next apply finds it by its name, or delete it by hand: %w",
+			c.Addr, c.Provider, st.ID, row.Name, err)
+	}
+	return nil
 }
 
 func (a *applier) update(c *Change) error {

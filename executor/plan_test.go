@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/benchform/benchform/executor/workload"
 	"github.com/benchform/benchform/lang"
@@ -798,5 +799,41 @@ server "llm" {
 				t.Errorf("after apply the plan still has changes: %v", actions(p))
 			}
 		})
+	}
+}
+
+// TestCreatedButNotRecorded: when the state cannot be written after a
+// provider created an object, the error names the object, its id and its
+// name, so that nothing billing is forgotten while the state is down.
+func TestCreatedButNotRecorded(t *testing.T) {
+	h := newHarness(t, fmt.Sprintf(serverConfig, "m"))
+	block := make(chan struct{})
+	h.fake.block = block
+	ex := h.executor(nil)
+	p, diags := ex.Plan(context.Background())
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	done := make(chan hcl.Diagnostics)
+	go func() {
+		_, diags := ex.Apply(context.Background(), p)
+		done <- diags
+	}()
+	// The create is under way: its intent is recorded. Then the state
+	// goes away.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if row, ok, _ := h.store.Resource("server.a"); ok && row.Status == state.StatusCreating {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the create never began")
+		}
+	}
+	h.store.Close()
+	close(block)
+	diags = <-done
+	want := `server.a was created as simulated "id-server.a" (name benchform-server-a-`
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), want) || !strings.Contains(diags.Error(), "the state could not record it") {
+		t.Errorf("apply with the state gone after a create: %v", diags)
 	}
 }

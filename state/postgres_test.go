@@ -235,3 +235,22 @@ func TestPostgresLockLost(t *testing.T) {
 		t.Errorf("a write after the lock was lost: %v", werr)
 	}
 }
+
+// TestPostgresNewerSchema: a workspace written by a newer benchform is
+// refused, written or read, and left as it was.
+func TestPostgresNewerSchema(t *testing.T) {
+	s, u, ws := pgWorkspace(t)
+	if _, err := s.db.Exec("UPDATE meta SET value = '99' WHERE key = 'schema_version'"); err != nil {
+		t.Fatal(err)
+	}
+	for _, readOnly := range []bool{false, true} {
+		_, err := OpenPostgres(context.Background(), u, ws, readOnly)
+		if err == nil || !strings.Contains(err.Error(), "written by a newer benchform (schema 99") {
+			t.Errorf("read only %v: %v", readOnly, err)
+		}
+	}
+	var v string
+	if err := s.db.QueryRow("SELECT value FROM meta WHERE key = 'schema_version'").Scan(&v); err != nil || v != "99" {
+		t.Errorf("schema_version %q, %v", v, err)
+	}
+}
