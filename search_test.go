@@ -13,16 +13,16 @@ import (
 
 // searchConfig is a simulator whose capacity is known: max_num_seqs
 // requests run at once and the rest queue. Within it a request's TTFT is
-// the simulator's 40 ms (±10 %); one request past it waits for a slot,
-// up to a max_num_seqs-th of a 100 ms request, so the TTFT objective of
-// 50 ms is met at max_num_seqs concurrent requests and missed by many
+// the simulator's 20 ms (±10 %), 28 ms under the objective of 50 ms; a
+// request past it waits for a slot about a whole 80 ms request, so the
+// objective is met at max_num_seqs concurrent requests and missed by many
 // one above. The margins hold on a busy machine under the race detector.
 const searchConfig = `
 server "sim" {
   engine = "simulated"
   model  = "tiny"
   simulate {
-    ttft         = "40ms"
+    ttft         = "20ms"
     itl          = "4ms"
     jitter       = 0.1
     max_num_seqs = {{.Capacity}}
@@ -124,7 +124,7 @@ func TestSearchStopsOnOverload(t *testing.T) {
 // is about $0.69, $0.35 and $0.56 per million output tokens: "medium"
 // wins, though "fast" has the capacity. Within capacity a TTFT is 20 ms
 // (±10 %), 28 ms below the objective, room for a busy machine; a request
-// past it waits for a slot most of a request's time. At this attainment a
+// past it waits for a slot about a whole request. At this attainment a
 // search may land a slot above, which keeps the order.
 const matrixConfig = `
 locals {
