@@ -60,43 +60,48 @@ func (s *Store) CopyTo(ctx context.Context, dst *Store) (Counts, error) {
 		return fail(fmt.Errorf("the destination is not empty (%s)", have))
 	}
 
+	// From here a failure leaves part of the state in dst: say so, since
+	// dst must be empty for another try.
+	partial := func(err error) (Counts, error) {
+		return Counts{}, fmt.Errorf("state: copy into %s stopped: %w; the source is unchanged, the destination holds part of it: empty it (delete the file, or drop the workspace's schema) before copying again", dst.Path(), err)
+	}
 	resources, err := s.Resources()
 	if err != nil {
-		return fail(err)
+		return partial(err)
 	}
 	for _, r := range resources {
 		if err := dst.PutResource(r); err != nil {
-			return fail(err)
+			return partial(err)
 		}
 	}
 	outputs, err := s.Outputs()
 	if err != nil {
-		return fail(err)
+		return partial(err)
 	}
 	if len(outputs) > 0 {
 		if err := dst.SetOutputs(outputs); err != nil {
-			return fail(err)
+			return partial(err)
 		}
 	}
 	runs, err := s.Runs("")
 	if err != nil {
-		return fail(err)
+		return partial(err)
 	}
 	// Oldest first, each under its own number, which users type.
 	for i := len(runs) - 1; i >= 0; i-- {
 		if err := copyRun(s, dst, runs[i]); err != nil {
-			return fail(fmt.Errorf("run %d: %w", runs[i].ID, err))
+			return partial(fmt.Errorf("run %d: %w", runs[i].ID, err))
 		}
 	}
 	if err := dst.afterCopy(s); err != nil {
-		return fail(err)
+		return partial(err)
 	}
 	got, err := dst.Count()
 	if err != nil {
-		return fail(err)
+		return partial(err)
 	}
 	if got != want {
-		return fail(fmt.Errorf("the destination holds %s, the source %s", got, want))
+		return partial(fmt.Errorf("the destination holds %s, the source %s", got, want))
 	}
 	return got, nil
 }

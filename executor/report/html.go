@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -178,7 +179,7 @@ func overviewCharts(runs []executor.StoredRun) ([]chart, error) {
 						s.marks = append(s.marks, p)
 					}
 				}
-				slices.SortStableFunc(s.points, func(a, b plotter.XY) int { return cmpFloat(a.X, b.X) })
+				slices.SortStableFunc(s.points, func(a, b plotter.XY) int { return cmp.Compare(a.X, b.X) })
 				ss = append(ss, s)
 			}
 			if d := lf.slo(r); d > 0 && !slices.ContainsFunc(ts, func(t threshold) bool { return t.y == ms(d) }) {
@@ -296,7 +297,7 @@ func timeline(r executor.StoredRun, i int, suffix string) ([]chart, error) {
 	if len(recs) == 0 {
 		return nil, nil
 	}
-	slices.SortFunc(recs, func(a, b workload.Record) int { return cmpFloat(a.Start.Seconds(), b.Start.Seconds()) })
+	slices.SortFunc(recs, func(a, b workload.Record) int { return cmp.Compare(a.Start, b.Start) })
 	every := (len(recs) + MaxTimelineRequests - 1) / MaxTimelineRequests
 	var bars plotter.XYs
 	var spans plotter.XErrors
@@ -500,16 +501,6 @@ func figure(s executor.StepSummary, key string) (float64, bool) {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
 
 var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"svg": func(s string) template.HTML { return template.HTML(s) },

@@ -94,8 +94,21 @@ func ResultsTable(w io.Writer, run executor.StoredRun) error {
 // were repeated has a row per step and its repeats, each figure its mean
 // and the half-width of its interval.
 func figureTable(run executor.StoredRun, table executor.Table) (header []string, rows [][]string) {
+	var lines []figureLine
 	if run.Repeated() {
-		return groupTable(run, table)
+		for _, g := range executor.GroupSteps(run) {
+			lines = append(lines, figureLine{g.Server, fmt.Sprintf("%s ×%d", loadLabel(g.Steps[0]), len(g.Steps)), func(f executor.Figure) (string, bool) {
+				in, ok := g.Figures[f.Key]
+				return intervalCell(in, f.Decimals), ok
+			}})
+		}
+	} else {
+		for _, s := range run.Steps {
+			lines = append(lines, figureLine{s.Server, loadLabel(s), func(f executor.Figure) (string, bool) {
+				v, ok := f.Value(s)
+				return num(v, f.Decimals), ok
+			}})
+		}
 	}
 	openLoop := run.Steps[0].RequestRate != 0
 	var cols []executor.Figure
@@ -103,8 +116,8 @@ func figureTable(run executor.StoredRun, table executor.Table) (header []string,
 		if f.Table != table || (f.OpenLoopOnly && !openLoop) {
 			continue
 		}
-		for _, s := range run.Steps {
-			if _, ok := f.Value(s); ok {
+		for _, l := range lines {
+			if _, ok := l.cell(f); ok {
 				cols = append(cols, f)
 				break
 			}
@@ -114,54 +127,25 @@ func figureTable(run executor.StoredRun, table executor.Table) (header []string,
 	for _, c := range cols {
 		header = append(header, c.Header)
 	}
-	for _, s := range run.Steps {
-		row := []string{s.Server, loadLabel(s)}
+	for _, l := range lines {
+		row := []string{l.server, l.load}
 		for _, c := range cols {
-			v, ok := c.Value(s)
+			v, ok := l.cell(c)
 			if !ok {
-				row = append(row, "-")
-				continue
+				v = "-"
 			}
-			row = append(row, num(v, c.Decimals))
+			row = append(row, v)
 		}
 		rows = append(rows, row)
 	}
 	return header, rows
 }
 
-// groupTable is figureTable for a run whose steps were repeated.
-func groupTable(run executor.StoredRun, table executor.Table) (header []string, rows [][]string) {
-	groups := executor.GroupSteps(run)
-	openLoop := run.Steps[0].RequestRate != 0
-	var cols []executor.Figure
-	for _, f := range executor.Figures(run.Steps[0].Percentiles) {
-		if f.Table != table || (f.OpenLoopOnly && !openLoop) {
-			continue
-		}
-		for _, g := range groups {
-			if _, ok := g.Figures[f.Key]; ok {
-				cols = append(cols, f)
-				break
-			}
-		}
-	}
-	header = []string{"server", loadHeader(run)}
-	for _, c := range cols {
-		header = append(header, c.Header)
-	}
-	for _, g := range groups {
-		row := []string{g.Server, fmt.Sprintf("%s ×%d", loadLabel(g.Steps[0]), len(g.Steps))}
-		for _, c := range cols {
-			in, ok := g.Figures[c.Key]
-			if !ok {
-				row = append(row, "-")
-				continue
-			}
-			row = append(row, intervalCell(in, c.Decimals))
-		}
-		rows = append(rows, row)
-	}
-	return header, rows
+// figureLine is one row of a figure table: a step, or a step with its
+// repeats, and how it shows each figure.
+type figureLine struct {
+	server, load string
+	cell         func(executor.Figure) (string, bool)
 }
 
 // stepTable renders one row per step whose first column names the server
